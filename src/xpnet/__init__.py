@@ -1,0 +1,68 @@
+"""xpnet: neural networks written once against the Python array API.
+
+The same vectorized forward and backward propagation runs on NumPy (CPU), CuPy (CUDA
+GPU) or any registered array-API backend. Importing xpnet imports no GPU library.
+
+>>> import xpnet as xn
+>>> "numpy" in xn.available_backends()
+True
+"""
+
+from __future__ import annotations
+
+from . import activations, initializers, losses, optim
+from .backends import (
+    Backend,
+    available_backends,
+    backend_of,
+    get_backend,
+    register_backend,
+    registered_backends,
+    use_backend,
+)
+from .backends._convert import to_numpy
+from .errors import (
+    BackendUnavailableError,
+    NotFittedError,
+    ShapeError,
+    TrainingDivergedError,
+    XpnetError,
+    XpnetTypeError,
+    XpnetValueError,
+)
+from .layers import Dense, Layer
+from .model import History, Sequential
+from .optim import GradientDescent
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "__version__",
+    # backends
+    "Backend",
+    "available_backends",
+    "backend_of",
+    "get_backend",
+    "register_backend",
+    "registered_backends",
+    "use_backend",
+    "to_numpy",
+    # model
+    "Sequential",
+    "History",
+    "Dense",
+    "Layer",
+    "GradientDescent",
+    "activations",
+    "initializers",
+    "losses",
+    "optim",
+    # errors
+    "XpnetError",
+    "BackendUnavailableError",
+    "ShapeError",
+    "XpnetValueError",
+    "XpnetTypeError",
+    "NotFittedError",
+    "TrainingDivergedError",
+]

@@ -1,0 +1,108 @@
+"""The backend contract: one small frozen object per (library, device).
+
+Model code never touches a library directly. It asks its backend for ``xp`` (an
+array-API namespace) and lets the backend move data between the host and the device,
+so the only places that know about NumPy, CuPy or array-api-strict are the modules in
+this package.
+"""
+
+from __future__ import annotations
+
+import contextlib
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+__all__ = ["Backend"]
+
+
+@dataclass(frozen=True)
+class Backend:
+    """A place where arrays live and model code runs.
+
+    Subclasses set :attr:`name` and implement :meth:`_namespace`; everything else has a
+    generic default that works for any array-API library with a CPU fallback.
+
+    Attributes
+    ----------
+    name : str
+        Registry name, e.g. ``"numpy"``, ``"cupy"``, ``"array_api_strict"``.
+    device : object or None
+        The library's device object (``None`` means the library's default device).
+    """
+
+    name: str = "base"
+    device: Any = None
+
+    # -- what subclasses provide -------------------------------------------------------
+    def _namespace(self):  # pragma: no cover - abstract
+        raise NotImplementedError
+
+    @classmethod
+    def is_available(cls) -> bool:
+        """Whether this backend can run here. Never raises."""
+        return True
+
+    @classmethod
+    def unavailable_reason(cls) -> str:
+        """Why :meth:`is_available` is False, with the command that fixes it."""
+        return ""
+
+    # -- the contract -----------------------------------------------------------------
+    @property
+    def xp(self):
+        """The array-API namespace (array-api-compat wrapped where needed)."""
+        return self._namespace()
+
+    def dtype(self, name: str):
+        """The namespace's dtype object for ``"float32"`` or ``"float64"``."""
+        return getattr(self.xp, name)
+
+    def asarray(self, host_array, dtype=None):
+        """Copy a host (NumPy) array onto this backend's device.
+
+        The result never shares memory with ``host_array``: model code updates arrays
+        functionally, but a user's array must stay the user's.
+        """
+        xp = self.xp
+        host = np.asarray(host_array)
+        out = xp.asarray(host.copy(), device=self.device)
+        if dtype is not None:
+            out = xp.astype(out, self.dtype(dtype) if isinstance(dtype, str) else dtype)
+        return out
+
+    def to_numpy(self, x) -> np.ndarray:
+        """Copy an array of this backend to a host NumPy array."""
+        return np.asarray(x)
+
+    def owns(self, x) -> bool:
+        """Whether ``x`` is an array of this backend's library."""
+        from array_api_compat import array_namespace
+
+        try:
+            return array_namespace(x) is self.xp
+        except TypeError:
+            return False
+
+    def to_device(self, x):
+        """Place an array of this library on this backend's device (no-op if there)."""
+        from array_api_compat import device, to_device
+
+        if self.device is None or device(x) == self.device:
+            return x
+        return to_device(x, self.device)
+
+    def synchronize(self) -> None:
+        """Wait until queued device work is done (a no-op on the CPU)."""
+
+    def context(self):
+        """A context manager that makes this backend's device current (CPU: nothing)."""
+        return contextlib.nullcontext()
+
+    def describe(self) -> str:
+        """A one-line, human-readable description (name, device)."""
+        return self.name if self.device is None else f"{self.name} ({self.device})"
+
+    def __str__(self) -> str:
+        return self.describe()

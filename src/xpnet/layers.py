@@ -1,0 +1,175 @@
+"""Layers: forward propagation that keeps a cache, backward propagation that uses it.
+
+The layer protocol (the course's ``cache``, used everywhere):
+
+* ``build(input_shape, backend=, dtype=, rng=) -> output_shape`` creates the parameters.
+  Shapes leave out the examples axis m: a Dense layer sees ``(n_prev,)``.
+* ``forward(A_prev, training=False) -> (A, cache)``: the output, and what backward needs.
+* ``backward(dA, cache, need_dA_prev=True) -> (dA_prev, grads)``: ``grads`` maps the
+  layer's local parameter names (``"W"``, ``"b"``) to dJ/dW, dJ/db. The first layer passes
+  ``need_dA_prev=False`` and gets None, which saves a matrix product per step.
+
+Parameters live in ``layer.params`` (local names). :class:`~xpnet.model.Sequential` gives
+each parameterised layer an index l = 1, 2, ... and exposes them as ``W1, b1, W2, ...``.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from . import activations as _activations
+from . import initializers as _initializers
+from .errors import XpnetTypeError, XpnetValueError
+
+__all__ = ["Layer", "Dense"]
+
+
+class Layer:
+    """Base class of every layer."""
+
+    #: Whether the layer owns parameters (and so takes an index l in the network).
+    has_parameters = False
+
+    def __init__(self):
+        self.params: dict = {}
+        self.index: int | None = None
+        self.input_shape: tuple | None = None
+        self.output_shape: tuple | None = None
+
+    def build(self, input_shape, *, backend, dtype, rng):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.input_shape
+        return self.output_shape
+
+    def parameter_shapes(self) -> dict[str, tuple]:
+        """Local name -> shape of each parameter (after :meth:`build`)."""
+        return {}
+
+    def forward(self, A_prev, training=False):
+        raise NotImplementedError
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        raise NotImplementedError
+
+    def logits(self, cache):
+        """The pre-activation Z of the layer's output activation, if it has one."""
+        return None
+
+    def get_config(self) -> dict:
+        return {}
+
+    @classmethod
+    def from_config(cls, config: dict) -> "Layer":
+        return cls(**config)
+
+    def __repr__(self) -> str:
+        args = ", ".join(f"{k}={v!r}" for k, v in self.get_config().items())
+        return f"{type(self).__name__}({args})"
+
+
+class DenseCache(NamedTuple):
+    A_prev: object
+    Z: object
+    A: object
+
+
+class Dense(Layer):
+    """A fully connected layer: Z = W A_prev + b, A = g(Z).
+
+    Parameters
+    ----------
+    units : int
+        n_l, the number of units.
+    activation : str or Activation
+        ``"sigmoid"``, ``"tanh"``, ``"relu"``, ``"leaky_relu"``, ``"linear"``, ``"softmax"``
+        or an :class:`~xpnet.activations.Activation` such as ``LeakyReLU(slope=0.2)``.
+    init : str or callable, optional
+        Weight initialiser (``"zeros"``, ``"small_random"``, ``"xavier"``, ``"he"``);
+        default He for the ReLU family, Xavier otherwise. Biases start at zero.
+
+    Notes
+    -----
+    Shapes (course notation): W is ``(n_l, n_{l-1})``, b is ``(n_l, 1)``, A_prev is
+    ``(n_{l-1}, m)`` and A is ``(n_l, m)``.
+    """
+
+    has_parameters = True
+
+    def __init__(self, units: int, activation="linear", init=None):
+        super().__init__()
+        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
+            raise XpnetValueError(f"Dense units must be a positive int, got {units!r}")
+        self.units = units
+        self.activation = _activations.get(activation)
+        self.init_name = init if init is not None else _initializers.default_for(self.activation.name)
+        self.init = _initializers.get(self.init_name)
+
+    def build(self, input_shape, *, backend, dtype, rng):
+        if len(input_shape) != 1:
+            raise XpnetValueError(
+                f"Dense expects 2-D input (n_prev, m), got per-example shape {tuple(input_shape)}; "
+                "wrap it in TimeDistributed for sequences"
+            )
+        (n_prev,) = input_shape
+        self.input_shape = (n_prev,)
+        self.output_shape = (self.units,)
+        W = self.init((self.units, n_prev), n_prev, rng)
+        self.params = {
+            "W": backend.asarray(W, dtype),
+            "b": backend.asarray([[0.0]] * self.units, dtype),
+        }
+        return self.output_shape
+
+    def parameter_shapes(self):
+        return {"W": (self.units, self.input_shape[0]), "b": (self.units, 1)}
+
+    def forward(self, A_prev, training=False):
+        W, b = self.params["W"], self.params["b"]
+        Z = W @ A_prev + b
+        A = self.activation.forward(Z)
+        return A, DenseCache(A_prev, Z, A)
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        dZ = self.activation.backward(dA, cache.Z, cache.A)
+        return self.backward_from_dZ(dZ, cache, need_dA_prev)
+
+    def backward_from_dZ(self, dZ, cache, need_dA_prev=True):
+        """The linear part of backward, from dZ (used directly by fused output pairs)."""
+        from array_api_compat import array_namespace
+
+        xp = array_namespace(dZ)
+        # The 1/m of the course's dW = (1/m) dZ A_prev^T is already inside dZ (see losses).
+        dW = dZ @ cache.A_prev.T
+        db = xp.sum(dZ, axis=1, keepdims=True)
+        dA_prev = self.params["W"].T @ dZ if need_dA_prev else None
+        return dA_prev, {"W": dW, "b": db}
+
+    def logits(self, cache):
+        return cache.Z
+
+    def get_config(self) -> dict:
+        init_name = _initializers.name_of(self.init_name)
+        if init_name is None:
+            raise XpnetTypeError("a Dense layer with a custom init callable cannot be serialised")
+        return {"units": self.units, "activation": self.activation.get_config(), "init": init_name}
+
+    @classmethod
+    def from_config(cls, config):
+        config = dict(config)
+        config["activation"] = _activations.get(config["activation"])
+        return cls(**config)
+
+
+LAYERS = {"Dense": Dense}
+
+
+def register_layer(cls):
+    """Make a layer class known to :func:`layer_from_config` (and so to ``xn.load``)."""
+    LAYERS[cls.__name__] = cls
+    return cls
+
+
+def layer_from_config(class_name: str, config: dict) -> Layer:
+    if class_name not in LAYERS:
+        raise XpnetValueError(f"unknown layer type {class_name!r}; known: {', '.join(LAYERS)}")
+    return LAYERS[class_name].from_config(config)

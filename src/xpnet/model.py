@@ -1,0 +1,416 @@
+"""The Sequential model: an L-layer network trained by forward and backward propagation.
+
+Data flows in one direction: user data is moved onto the model's backend once
+(``backends._convert``), each layer's ``forward`` returns its output and a cache, the loss
+gives the cost and dJ/dA_L (or dZ_L = (A_L - Y)/m for a fused output pair), each layer's
+``backward`` turns dA into dA_prev and its gradients, and the optimiser makes the new
+parameters. Nothing here imports NumPy or CuPy: the namespace is the backend's ``xp``.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass, field
+
+from . import initializers as _initializers
+from . import losses as _losses
+from . import optim as _optim
+from ._validation import check_epochs, check_finite, check_X, check_Y
+from .backends import Backend, get_backend, resolve_backend
+from .backends._convert import to_backend
+from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .layers import Layer, layer_from_config
+
+__all__ = ["Sequential", "History"]
+
+_DTYPES = ("float32", "float64")
+
+
+@dataclass
+class History:
+    """What :meth:`Sequential.fit` records.
+
+    Attributes
+    ----------
+    costs : list of float
+        ``costs[i]`` is the cost of epoch i's forward pass, before its update (the value
+        the course prints as "Cost after iteration i").
+    history : dict of str to list
+        Every per-epoch metric by name (``"cost"`` is the same list as ``costs``).
+    """
+
+    costs: list = field(default_factory=list)
+    history: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.history.setdefault("cost", self.costs)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.costs)
+
+
+class Sequential:
+    """A stack of layers trained as one network.
+
+    Parameters
+    ----------
+    layers : list of Layer
+        E.g. ``[Dense(20, activation="relu"), Dense(1, activation="sigmoid")]``.
+    input_size : int, optional
+        n_x. Given, the parameters are created now; otherwise at the first ``fit``.
+    backend : str or Backend, optional
+        ``"numpy"``, ``"cupy"``, ``"array_api_strict"``, ``"cpu"``, ``"gpu"``, ``"auto"``,
+        ``"name:device"``; default: the :func:`~xpnet.use_backend` scope, then
+        ``XPNET_BACKEND``, then auto (GPU when present).
+    dtype : {"float32", "float64"}
+        Floating-point type of parameters and computation (float32 by default).
+    seed : int, optional
+        Seeds the host generator the initial weights are drawn from; the same seed gives
+        the same weights on every backend. None draws a fresh seed (kept in ``self.seed``).
+
+    Examples
+    --------
+    >>> import numpy as np, xpnet as xn
+    >>> X = np.random.default_rng(0).normal(size=(2, 200)); Y = (X[0:1] * X[1:2] > 0) * 1.0
+    >>> net = xn.Sequential([xn.Dense(4, activation="tanh"), xn.Dense(1, activation="sigmoid")],
+    ...                     input_size=2, backend="numpy", dtype="float64", seed=1)
+    >>> hist = net.fit(X, Y, optimizer=xn.GradientDescent(learning_rate=0.5), epochs=10)
+    >>> len(hist.costs)
+    10
+    """
+
+    def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None):
+        layers = list(layers)
+        if not layers:
+            raise XpnetValueError("Sequential needs at least one layer, e.g. [Dense(1, activation='sigmoid')]")
+        for i, layer in enumerate(layers):
+            if not isinstance(layer, Layer):
+                raise XpnetTypeError(f"layers[{i}] is a {type(layer).__name__}, not an xpnet Layer")
+        if dtype not in _DTYPES:
+            raise XpnetValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
+            raise XpnetValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        self.layers = layers
+        self.backend: Backend = resolve_backend(backend)
+        self.dtype = dtype
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        self.input_size = None
+        self.loss: _losses.Loss | None = None
+        self.optimizer: _optim.Optimizer | None = None
+        index = 0
+        for layer in self.layers:
+            if layer.has_parameters:
+                index += 1
+                layer.index = index
+        if input_size is not None:
+            self.build(input_size)
+
+    # -- construction ------------------------------------------------------------------
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    @property
+    def built(self) -> bool:
+        return self.input_size is not None
+
+    def build(self, input_size):
+        """Create every layer's parameters for inputs of ``input_size`` features (n_x)."""
+        shape = (input_size,) if isinstance(input_size, int) else tuple(input_size)
+        if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape if n is not None):
+            raise XpnetValueError(f"input_size must be a positive int (n_x), got {input_size!r}")
+        rng = _initializers.host_rng(self.seed)
+        with self.backend.context():
+            for layer in self.layers:
+                shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)
+        self.input_size = input_size
+        return self
+
+    def _require_built(self):
+        if not self.built:
+            raise NotFittedError("the network has no parameters yet: pass input_size=... or call fit() first")
+
+    @property
+    def output_activation(self):
+        return getattr(self.layers[-1], "activation", None)
+
+    @property
+    def n_out(self) -> int:
+        self._require_built()
+        return self.layers[-1].output_shape[0]
+
+    # -- parameters ----------------------------------------------------------------------
+    def parameters(self) -> dict:
+        """Every parameter by its course name (``W1``, ``b1``, ...), as arrays on the device."""
+        self._require_built()
+        return {f"{name}{layer.index}": value for layer in self.layers for name, value in layer.params.items()}
+
+    def parameter_shapes(self) -> dict:
+        self._require_built()
+        return {
+            f"{name}{layer.index}": shape for layer in self.layers for name, shape in layer.parameter_shapes().items()
+        }
+
+    def set_parameters(self, params: dict) -> "Sequential":
+        """Replace the parameters from a dict of host or device arrays (shapes validated).
+
+        Every parameter must be present; values are copied to the model's device and dtype.
+        """
+        self._require_built()
+        if not isinstance(params, dict):
+            raise XpnetTypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
+        expected = self.parameter_shapes()
+        missing = [k for k in expected if k not in params]
+        unknown = [k for k in params if k not in expected]
+        if missing or unknown:
+            raise XpnetValueError(
+                f"params must have exactly the keys {list(expected)}; missing {missing}, unknown {unknown}"
+            )
+        moved = {}
+        with self.backend.context():
+            for name, shape in expected.items():
+                value = to_backend(params[name], self.backend, self.dtype, name)
+                if tuple(value.shape) != tuple(shape):
+                    raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
+                check_finite(value, name)
+                moved[name] = value
+        self._assign(moved)
+        return self
+
+    def _assign(self, params: dict) -> None:
+        for layer in self.layers:
+            for name in layer.params:
+                layer.params[name] = params[f"{name}{layer.index}"]
+
+    # -- propagation ---------------------------------------------------------------------
+    def forward(self, X, training=False):
+        """Forward propagation: returns A_L and the list of every layer's cache."""
+        caches = []
+        A = X
+        for layer in self.layers:
+            A, cache = layer.forward(A, training=training)
+            caches.append(cache)
+        return A, caches
+
+    def _fused(self, loss) -> bool:
+        activation = self.output_activation
+        return loss.fused_activation is not None and activation is not None and activation.name == loss.fused_activation
+
+    def _cost(self, AL, Y, caches, loss):
+        if self._fused(loss):
+            return loss.cost_from_logits(self.layers[-1].logits(caches[-1]), Y)
+        return loss.cost(AL, Y)
+
+    def backward(self, AL, Y, caches, loss) -> dict:
+        """Backward propagation: the gradient of every parameter, keyed ``dW1``, ``db1``, ..."""
+        grads = {}
+        last = len(self.layers) - 1
+        first_with_input_grad = self._first_trainable()
+        dA = None
+        for i in range(last, -1, -1):
+            layer, cache = self.layers[i], caches[i]
+            need_dA_prev = i > first_with_input_grad
+            if i == last and self._fused(loss):
+                dA_prev, layer_grads = layer.backward_from_dZ(loss.fused_gradient(AL, Y), cache, need_dA_prev)
+            else:
+                if i == last:
+                    dA = loss.gradient(AL, Y)
+                dA_prev, layer_grads = layer.backward(dA, cache, need_dA_prev)
+            for name, g in layer_grads.items():
+                grads[f"d{name}{layer.index}"] = g
+            dA = dA_prev
+            if not need_dA_prev:
+                break
+        return grads
+
+    def _first_trainable(self) -> int:
+        # Below the first layer with parameters nothing needs a gradient.
+        for i, layer in enumerate(self.layers):
+            if layer.has_parameters:
+                return i
+        return len(self.layers)
+
+    # -- user data -------------------------------------------------------------------------
+    def _input(self, X, name="X"):
+        X = to_backend(X, self.backend, self.dtype, name)
+        if not self.built:
+            check_X(X, None, name)
+            self.build(int(X.shape[0]))
+        check_X(X, self.input_size, name)
+        check_finite(X, name)
+        return X
+
+    def _target(self, Y, m, name="Y"):
+        Y = to_backend(Y, self.backend, self.dtype, name)
+        check_Y(Y, self.n_out, m, name)
+        check_finite(Y, name)
+        return Y
+
+    def _resolve_loss(self, loss):
+        if loss is not None:
+            return _losses.get(loss)
+        if self.loss is not None:
+            return self.loss
+        activation = self.output_activation
+        return _losses.default_for(activation.name if activation is not None else "linear")
+
+    def _returns_host(self, X) -> bool:
+        # Results follow the input: host data in, NumPy out; device arrays in, device out.
+        return not self.backend.owns(X)
+
+    # -- training --------------------------------------------------------------------------
+    def fit(self, X, Y, loss=None, optimizer=None, epochs=100, learning_rate=None, verbose=False, callbacks=None):
+        """Train with full-batch gradient descent (or the given optimiser).
+
+        Parameters
+        ----------
+        X : array, shape (n_x, m)
+            One example per column; host (NumPy) or on the model's backend.
+        Y : array, shape (n_out, m)
+            Labels: 0/1 for sigmoid outputs, one-hot columns for softmax, values for regression.
+        loss : str or Loss, optional
+            Default: binary_crossentropy for a sigmoid output, categorical_crossentropy for
+            softmax, mean_squared_error otherwise.
+        optimizer : Optimizer or str, optional
+            Default ``GradientDescent(learning_rate=0.01)``.
+        epochs : int
+            Number of passes over the training set (one update each, full batch).
+        learning_rate : float, optional
+            Shortcut for ``optimizer=GradientDescent(learning_rate)``.
+        verbose : bool or int
+            Print the cost every 100 epochs (or every ``verbose`` epochs if an int > 1).
+        callbacks : list, optional
+            Objects with ``on_epoch_end(epoch, logs)``; ``logs`` holds ``"cost"``. A callback
+            that returns True stops training.
+
+        Returns
+        -------
+        History
+            ``costs[i]`` is epoch i's cost before its update.
+        """
+        epochs = check_epochs(epochs)
+        loss = self._resolve_loss(loss)
+        optimizer = _optim.get(optimizer, learning_rate)
+        callbacks = list(callbacks or [])
+        every = 100 if verbose is True else int(verbose or 0)
+        with self.backend.context():
+            X = self._input(X)
+            Y = self._target(Y, int(X.shape[1]))
+            self.loss, self.optimizer = loss, optimizer
+            history = History()
+            device_costs = []
+            for epoch in range(epochs):
+                AL, caches = self.forward(X, training=True)
+                cost = self._cost(AL, Y, caches, loss)
+                grads = self.backward(AL, Y, caches, loss)
+                del caches, AL  # free the activations before the update allocates new parameters
+                self._assign(optimizer.update(self.parameters(), grads))
+                device_costs.append(cost)
+                if callbacks or (every and (epoch % every == 0 or epoch == epochs - 1)):
+                    value = float(cost)
+                    if every and (epoch % every == 0 or epoch == epochs - 1):
+                        print(f"Cost after epoch {epoch}: {value:.6f}")
+                    if any([cb.on_epoch_end(epoch, {"cost": value}) for cb in callbacks]):
+                        break
+            history.costs.extend(self._to_floats(device_costs))
+        return history
+
+    def _to_floats(self, scalars) -> list:
+        # One device -> host transfer for all epochs, not one per epoch.
+        if not scalars:
+            return []
+        stacked = self.xp.stack(scalars)
+        return [float(c) for c in self.backend.to_numpy(stacked)]
+
+    # -- inference ---------------------------------------------------------------------------
+    def predict_proba(self, X):
+        """A_L, the network's output for X (probabilities for sigmoid/softmax outputs)."""
+        self._require_built()
+        with self.backend.context():
+            host = self._returns_host(X)
+            AL, _ = self.forward(self._input(X))
+            return self.backend.to_numpy(AL) if host else AL
+
+    def predict(self, X):
+        """Predictions: 0/1 (threshold 0.5) for sigmoid, class index (1, m) for softmax, A_L otherwise."""
+        self._require_built()
+        with self.backend.context():
+            host = self._returns_host(X)
+            AL, _ = self.forward(self._input(X))
+            out = self._labels(AL)
+            return self.backend.to_numpy(out) if host else out
+
+    def _labels(self, AL):
+        xp = self.xp
+        name = getattr(self.output_activation, "name", "linear")
+        if name == "sigmoid":
+            return xp.astype(AL > 0.5, xp.int64)
+        if name == "softmax":
+            return xp.reshape(xp.argmax(AL, axis=0), (1, -1))
+        return AL
+
+    def evaluate(self, X, Y, loss=None) -> dict:
+        """``{"cost": J, "accuracy": fraction correct}`` (accuracy only for classifiers)."""
+        self._require_built()
+        loss = self._resolve_loss(loss)
+        with self.backend.context():
+            X = self._input(X)
+            Y = self._target(Y, int(X.shape[1]))
+            AL, caches = self.forward(X)
+            result = {"cost": float(self._cost(AL, Y, caches, loss))}
+            name = getattr(self.output_activation, "name", "linear")
+            xp = self.xp
+            if name == "sigmoid":
+                result["accuracy"] = float(xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype)))
+            elif name == "softmax":
+                hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
+                result["accuracy"] = float(xp.mean(xp.astype(hits, AL.dtype)))
+        return result
+
+    def gradients(self, X, Y, loss=None) -> dict:
+        """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""
+        loss = self._resolve_loss(loss)
+        with self.backend.context():
+            X = self._input(X)
+            Y = self._target(Y, int(X.shape[1]))
+            AL, caches = self.forward(X, training=True)
+            return self.backward(AL, Y, caches, loss)
+
+    def compute_cost(self, X, Y, loss=None) -> float:
+        """J at the current parameters (no update)."""
+        return self.evaluate(X, Y, loss)["cost"]
+
+    # -- devices ------------------------------------------------------------------------------
+    def to(self, backend) -> "Sequential":
+        """Move the parameters (and optimiser state) to another backend; returns self."""
+        target = get_backend(backend)
+        if self.built:
+            host = {name: self.backend.to_numpy(v) for name, v in self.parameters().items()}
+            with target.context():
+                self._assign({name: target.asarray(v, self.dtype) for name, v in host.items()})
+            if self.optimizer is not None and self.optimizer.state:
+                self.optimizer.state = {
+                    k: target.asarray(self.backend.to_numpy(v), self.dtype) for k, v in self.optimizer.state.items()
+                }
+        self.backend = target
+        return self
+
+    # -- description ---------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The architecture as plain JSON-able data (what ``xn.save`` writes beside the weights)."""
+        return {
+            "input_size": self.input_size,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, backend=None) -> "Sequential":
+        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
+        return cls(layers, input_size=config.get("input_size"), backend=backend, dtype=config["dtype"], seed=config["seed"])
+
+    def __repr__(self) -> str:
+        inner = ", ".join(repr(layer) for layer in self.layers)
+        return f"Sequential([{inner}], input_size={self.input_size}, backend={self.backend.name!r}, dtype={self.dtype!r})"
