@@ -32,7 +32,7 @@ from .errors import (
 )
 from .layers import Dense, Layer
 from .model import History, Sequential
-from .optim import GradientDescent
+from .optim import Adam, GradientDescent, Momentum, RMSprop
 
 __version__ = "0.1.0"
 
@@ -53,6 +53,9 @@ __all__ = [
     "Dense",
     "Layer",
     "GradientDescent",
+    "Momentum",
+    "RMSprop",
+    "Adam",
     "activations",
     "initializers",
     "losses",

@@ -29,6 +29,8 @@ class Layer:
 
     #: Whether the layer owns parameters (and so takes an index l in the network).
     has_parameters = False
+    #: Local names of the parameters that L2 regularisation penalises.
+    regularized: tuple = ()
 
     def __init__(self):
         self.params: dict = {}
@@ -94,6 +96,8 @@ class Dense(Layer):
     """
 
     has_parameters = True
+    #: Parameters that L2 regularisation penalises (weights, not biases).
+    regularized = ("W",)
 
     def __init__(self, units: int, activation="linear", init=None):
         super().__init__()

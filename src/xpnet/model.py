@@ -10,44 +10,26 @@ parameters. Nothing here imports NumPy or CuPy: the namespace is the backend's `
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass, field
 
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._validation import check_epochs, check_finite, check_X, check_Y
+from ._validation import check_finite, check_X, check_Y
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
 from .layers import Layer, layer_from_config
+from .training import History, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
 
+
+def _pair(value, name):
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise XpnetTypeError(f"{name} must be a pair (X_val, Y_val), got {type(value).__name__}")
+    return value
+
 _DTYPES = ("float32", "float64")
-
-
-@dataclass
-class History:
-    """What :meth:`Sequential.fit` records.
-
-    Attributes
-    ----------
-    costs : list of float
-        ``costs[i]`` is the cost of epoch i's forward pass, before its update (the value
-        the course prints as "Cost after iteration i").
-    history : dict of str to list
-        Every per-epoch metric by name (``"cost"`` is the same list as ``costs``).
-    """
-
-    costs: list = field(default_factory=list)
-    history: dict = field(default_factory=dict)
-
-    def __post_init__(self):
-        self.history.setdefault("cost", self.costs)
-
-    @property
-    def epochs(self) -> int:
-        return len(self.costs)
 
 
 class Sequential:
@@ -98,6 +80,9 @@ class Sequential:
         self.input_size = None
         self.loss: _losses.Loss | None = None
         self.optimizer: _optim.Optimizer | None = None
+        #: Epochs completed by fit (carried by checkpoints, so a resumed run continues the count).
+        self.epochs_trained = 0
+        self._shuffle_rng = shuffle_rng(self.seed)
         index = 0
         for layer in self.layers:
             if layer.has_parameters:
@@ -260,8 +245,24 @@ class Sequential:
         return not self.backend.owns(X)
 
     # -- training --------------------------------------------------------------------------
-    def fit(self, X, Y, loss=None, optimizer=None, epochs=100, learning_rate=None, verbose=False, callbacks=None):
-        """Train with full-batch gradient descent (or the given optimiser).
+    def fit(
+        self,
+        X,
+        Y,
+        loss=None,
+        optimizer=None,
+        epochs=100,
+        learning_rate=None,
+        batch_size=None,
+        shuffle=True,
+        validation_data=None,
+        validation_split=None,
+        l2=0.0,
+        clip_norm=None,
+        callbacks=None,
+        verbose=False,
+    ) -> History:
+        """Train the network by (mini-batch) gradient descent or the given optimiser.
 
         Parameters
         ----------
@@ -273,55 +274,80 @@ class Sequential:
             Default: binary_crossentropy for a sigmoid output, categorical_crossentropy for
             softmax, mean_squared_error otherwise.
         optimizer : Optimizer or str, optional
-            Default ``GradientDescent(learning_rate=0.01)``.
+            Default: the optimiser of the previous ``fit`` (its state, on the model's device,
+            carries over), else ``GradientDescent(learning_rate=0.01)``.
         epochs : int
-            Number of passes over the training set (one update each, full batch).
+            Number of passes over the training set.
         learning_rate : float, optional
             Shortcut for ``optimizer=GradientDescent(learning_rate)``.
+        batch_size : int or None
+            None (the course's full batch: one update per epoch) or the mini-batch size; the
+            last partial batch is kept.
+        shuffle : bool
+            Shuffle the examples every epoch (mini-batches only), from the model's seed: the
+            same seed gives the same order on every backend.
+        validation_data : (X_val, Y_val), optional
+            Evaluated after every epoch into ``history["val_cost"]`` (and ``"val_accuracy"``).
+        validation_split : float, optional
+            Hold out this fraction of the examples (the last columns, before shuffling).
+        l2 : float
+            lambda of L2 regularisation: adds lambda/(2m) * sum ||W||^2 to the cost.
+        clip_norm : float, optional
+            Rescale the gradients whenever their global L2 norm exceeds this.
+        callbacks : list, optional
+            Objects with any of ``set_model``, ``on_train_begin``, ``on_epoch_begin``,
+            ``on_epoch_end(epoch, logs)`` (return True to stop) and ``on_train_end``.
         verbose : bool or int
             Print the cost every 100 epochs (or every ``verbose`` epochs if an int > 1).
-        callbacks : list, optional
-            Objects with ``on_epoch_end(epoch, logs)``; ``logs`` holds ``"cost"``. A callback
-            that returns True stops training.
 
         Returns
         -------
         History
-            ``costs[i]`` is epoch i's cost before its update.
+
+        Raises
+        ------
+        TrainingDivergedError
+            The cost became NaN or infinite; the model keeps the last finite parameters.
         """
-        epochs = check_epochs(epochs)
         loss = self._resolve_loss(loss)
+        if optimizer is None and learning_rate is None and self.optimizer is not None:
+            optimizer = self.optimizer
         optimizer = _optim.get(optimizer, learning_rate)
-        callbacks = list(callbacks or [])
+        if optimizer is not self.optimizer and optimizer.state:
+            raise XpnetValueError(
+                "this optimizer already holds state (velocities/moments) from another model; "
+                "pass a new optimizer or call optimizer.reset() first"
+            )
         every = 100 if verbose is True else int(verbose or 0)
         with self.backend.context():
             X = self._input(X)
             Y = self._target(Y, int(X.shape[1]))
+            validation = None
+            if validation_split is not None:
+                X, Y, validation = self._split(X, Y, validation_split)
+            if validation_data is not None:
+                if validation is not None:
+                    raise XpnetValueError("give validation_data or validation_split, not both")
+                Xv, Yv = _pair(validation_data, "validation_data")
+                Xv = self._input(Xv, "X_val")
+                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val"))
             self.loss, self.optimizer = loss, optimizer
-            history = History()
-            device_costs = []
-            for epoch in range(epochs):
-                AL, caches = self.forward(X, training=True)
-                cost = self._cost(AL, Y, caches, loss)
-                grads = self.backward(AL, Y, caches, loss)
-                del caches, AL  # free the activations before the update allocates new parameters
-                self._assign(optimizer.update(self.parameters(), grads))
-                device_costs.append(cost)
-                if callbacks or (every and (epoch % every == 0 or epoch == epochs - 1)):
-                    value = float(cost)
-                    if every and (epoch % every == 0 or epoch == epochs - 1):
-                        print(f"Cost after epoch {epoch}: {value:.6f}")
-                    if any([cb.on_epoch_end(epoch, {"cost": value}) for cb in callbacks]):
-                        break
-            history.costs.extend(self._to_floats(device_costs))
-        return history
+            return train(
+                self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
+                validation=validation, l2=l2, clip_norm=clip_norm, callbacks=callbacks or (), verbose=every,
+            )
 
-    def _to_floats(self, scalars) -> list:
-        # One device -> host transfer for all epochs, not one per epoch.
-        if not scalars:
-            return []
-        stacked = self.xp.stack(scalars)
-        return [float(c) for c in self.backend.to_numpy(stacked)]
+    def _split(self, X, Y, fraction):
+        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+            raise XpnetValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
+        m = int(X.shape[1])
+        n_val = int(round(m * fraction))
+        if n_val < 1 or n_val >= m:
+            raise XpnetValueError(
+                f"validation_split={fraction} leaves {m - n_val} training and {n_val} validation examples of {m}"
+            )
+        cut = m - n_val
+        return X[:, :cut], Y[:, :cut], (X[:, cut:], Y[:, cut:])
 
     # -- inference ---------------------------------------------------------------------------
     def predict_proba(self, X):
@@ -356,16 +382,18 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]))
-            AL, caches = self.forward(X)
-            result = {"cost": float(self._cost(AL, Y, caches, loss))}
-            name = getattr(self.output_activation, "name", "linear")
-            xp = self.xp
-            if name == "sigmoid":
-                result["accuracy"] = float(xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype)))
-            elif name == "softmax":
-                hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
-                result["accuracy"] = float(xp.mean(xp.astype(hits, AL.dtype)))
+            return self._evaluate_device(X, self._target(Y, int(X.shape[1])), loss)
+
+    def _evaluate_device(self, X, Y, loss) -> dict:
+        AL, caches = self.forward(X)
+        result = {"cost": float(self._cost(AL, Y, caches, loss))}
+        name = getattr(self.output_activation, "name", "linear")
+        xp = self.xp
+        if name == "sigmoid":
+            result["accuracy"] = float(xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype)))
+        elif name == "softmax":
+            hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
+            result["accuracy"] = float(xp.mean(xp.astype(hits, AL.dtype)))
         return result
 
     def gradients(self, X, Y, loss=None) -> dict:

@@ -14,7 +14,7 @@ import math
 
 from .errors import XpnetTypeError, XpnetValueError
 
-__all__ = ["Optimizer", "GradientDescent", "get"]
+__all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "get"]
 
 
 def check_positive(name: str, value) -> float:
@@ -32,10 +32,18 @@ class Optimizer:
 
     def __init__(self, learning_rate: float = 0.01):
         self.learning_rate = check_positive("learning_rate", learning_rate)
+        #: Per-parameter arrays (e.g. ``"v_W1"``), on the model's device.
         self.state: dict = {}
+        #: Updates made so far (Adam's t).
+        self.iterations = 0
 
     def update(self, params: dict, grads: dict) -> dict:
         raise NotImplementedError
+
+    def reset(self) -> None:
+        """Forget the accumulated state (velocities, moments, step count)."""
+        self.state = {}
+        self.iterations = 0
 
     def get_config(self) -> dict:
         return {"learning_rate": self.learning_rate}
@@ -59,7 +67,109 @@ class GradientDescent(Optimizer):
         return {name: W - lr * grads["d" + name] for name, W in params.items()}
 
 
-OPTIMIZERS = {"gradient_descent": GradientDescent, "sgd": GradientDescent, "gd": GradientDescent}
+def _beta(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
+        raise XpnetValueError(f"{name} must be a float in [0, 1), got {value!r}")
+    return float(value)
+
+
+class Momentum(Optimizer):
+    """Gradient descent with momentum: v = beta v + (1 - beta) dW; W = W - learning_rate v.
+
+    The velocities start at zero (the course's ``initialize_velocity``).
+    """
+
+    def __init__(self, learning_rate: float = 0.01, beta: float = 0.9):
+        super().__init__(learning_rate)
+        self.beta = _beta("beta", beta)
+
+    def update(self, params, grads):
+        lr, beta = self.learning_rate, self.beta
+        self.iterations += 1
+        new = {}
+        for name, W in params.items():
+            dW = grads["d" + name]
+            v = self.state.get("v_" + name)
+            v = (1.0 - beta) * dW if v is None else beta * v + (1.0 - beta) * dW
+            self.state["v_" + name] = v
+            new[name] = W - lr * v
+        return new
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta": self.beta}
+
+
+class RMSprop(Optimizer):
+    """RMSprop: s = beta s + (1 - beta) dW^2; W = W - learning_rate dW / (sqrt(s) + epsilon)."""
+
+    def __init__(self, learning_rate: float = 0.001, beta: float = 0.999, epsilon: float = 1e-8):
+        super().__init__(learning_rate)
+        self.beta = _beta("beta", beta)
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def update(self, params, grads):
+        from array_api_compat import array_namespace
+
+        lr, beta, eps = self.learning_rate, self.beta, self.epsilon
+        self.iterations += 1
+        new = {}
+        for name, W in params.items():
+            dW = grads["d" + name]
+            xp = array_namespace(dW)
+            s = self.state.get("s_" + name)
+            s = (1.0 - beta) * dW * dW if s is None else beta * s + (1.0 - beta) * dW * dW
+            self.state["s_" + name] = s
+            new[name] = W - lr * dW / (xp.sqrt(s) + eps)
+        return new
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta": self.beta, "epsilon": self.epsilon}
+
+
+class Adam(Optimizer):
+    """Adam (Kingma and Ba), with the course's bias correction.
+
+    v = beta1 v + (1 - beta1) dW,  s = beta2 s + (1 - beta2) dW^2,
+    v_hat = v / (1 - beta1^t),     s_hat = s / (1 - beta2^t),
+    W = W - learning_rate v_hat / (sqrt(s_hat) + epsilon).
+    """
+
+    def __init__(self, learning_rate: float = 0.001, beta1: float = 0.9, beta2: float = 0.999, epsilon: float = 1e-8):
+        super().__init__(learning_rate)
+        self.beta1 = _beta("beta1", beta1)
+        self.beta2 = _beta("beta2", beta2)
+        self.epsilon = check_positive("epsilon", epsilon)
+
+    def update(self, params, grads):
+        from array_api_compat import array_namespace
+
+        lr, b1, b2, eps = self.learning_rate, self.beta1, self.beta2, self.epsilon
+        self.iterations += 1
+        t = self.iterations
+        correction1, correction2 = 1.0 - b1**t, 1.0 - b2**t
+        new = {}
+        for name, W in params.items():
+            dW = grads["d" + name]
+            xp = array_namespace(dW)
+            v, s = self.state.get("v_" + name), self.state.get("s_" + name)
+            v = (1.0 - b1) * dW if v is None else b1 * v + (1.0 - b1) * dW
+            s = (1.0 - b2) * dW * dW if s is None else b2 * s + (1.0 - b2) * dW * dW
+            self.state["v_" + name], self.state["s_" + name] = v, s
+            new[name] = W - lr * (v / correction1) / (xp.sqrt(s / correction2) + eps)
+        return new
+
+    def get_config(self):
+        return {"learning_rate": self.learning_rate, "beta1": self.beta1, "beta2": self.beta2, "epsilon": self.epsilon}
+
+
+OPTIMIZERS = {
+    "gradient_descent": GradientDescent,
+    "sgd": GradientDescent,
+    "gd": GradientDescent,
+    "momentum": Momentum,
+    "rmsprop": RMSprop,
+    "adam": Adam,
+}
 
 
 def get(optimizer, learning_rate=None) -> Optimizer:

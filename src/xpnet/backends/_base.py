@@ -93,6 +93,10 @@ class Backend:
             return x
         return to_device(x, self.device)
 
+    def persist(self, cost, params: dict):
+        """Evaluate one training step's results together (lazy backends); eager: as is."""
+        return cost, params
+
     def synchronize(self) -> None:
         """Wait until queued device work is done (a no-op on the CPU)."""
 

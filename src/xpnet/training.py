@@ -1,0 +1,216 @@
+"""The training loop behind :meth:`Sequential.fit`.
+
+One epoch: (optionally) shuffle the columns, then for each mini-batch run forward
+propagation, the cost (plus the L2 penalty), backward propagation, optional gradient-norm
+clipping and the optimiser's update. The epoch's training cost is the mean over every
+example of the epoch, each batch's cost taken before that batch's update; with the full
+batch that is exactly the course's "cost after iteration i".
+"""
+
+from __future__ import annotations
+
+import math
+from dataclasses import dataclass, field
+
+from . import initializers as _initializers
+from ._validation import check_epochs
+from .errors import TrainingDivergedError, XpnetTypeError, XpnetValueError
+
+__all__ = ["History", "train"]
+
+
+@dataclass
+class History:
+    """What :meth:`Sequential.fit` records, one entry per epoch.
+
+    Attributes
+    ----------
+    costs : list of float
+        ``costs[i]`` is epoch i's training cost: the mean over the epoch's examples of the
+        cost before each update (full batch: the cost before epoch i's update).
+    history : dict of str to list
+        Every per-epoch metric by name: ``"cost"`` (the same list as ``costs``) and, with
+        validation data, ``"val_cost"`` and ``"val_accuracy"``; ``"learning_rate"``.
+    """
+
+    costs: list = field(default_factory=list)
+    history: dict = field(default_factory=dict)
+
+    def __post_init__(self):
+        self.history.setdefault("cost", self.costs)
+
+    @property
+    def epochs(self) -> int:
+        return len(self.costs)
+
+    def record(self, logs: dict) -> None:
+        for key, value in logs.items():
+            if key == "cost":
+                self.costs.append(value)
+            else:
+                self.history.setdefault(key, []).append(value)
+
+
+def check_batch_size(batch_size, m: int):
+    if batch_size is None:
+        return None
+    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
+        raise XpnetValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
+    return min(batch_size, m)
+
+
+def shuffle_rng(seed: int):
+    """The host generator that orders mini-batches: derived from the model's seed, not the init stream."""
+    return _initializers.host_rng([seed, 1])
+
+
+def batch_slices(m: int, batch_size, order):
+    """The columns of each mini-batch: a slice, or an index array when shuffled.
+
+    The last partial batch is kept. None means the whole set, untouched (no copy).
+    """
+    if batch_size is None or batch_size >= m:
+        return [order] if order is not None else [None]
+    bounds = [(start, min(start + batch_size, m)) for start in range(0, m, batch_size)]
+    if order is None:
+        return [slice(a, b) for a, b in bounds]
+    return [order[a:b] for a, b in bounds]
+
+
+def take_columns(xp, A, cols):
+    if cols is None:
+        return A
+    if isinstance(cols, slice):
+        return A[:, cols]
+    return xp.take(A, cols, axis=1)
+
+
+def l2_penalty(net, l2: float, m: int):
+    """lambda / (2 m) * sum of squared weights (biases are not regularised)."""
+    xp = net.xp
+    total = None
+    for layer in net.layers:
+        for name in getattr(layer, "regularized", ()):
+            W = layer.params[name]
+            term = xp.sum(W * W)
+            total = term if total is None else total + term
+    return None if total is None else (l2 / (2.0 * m)) * total
+
+
+def add_l2_gradients(net, grads: dict, l2: float, m: int) -> None:
+    for layer in net.layers:
+        for name in getattr(layer, "regularized", ()):
+            key = f"d{name}{layer.index}"
+            grads[key] = grads[key] + (l2 / m) * layer.params[name]
+
+
+def clip_by_global_norm(xp, grads: dict, max_norm: float) -> dict:
+    """Scale every gradient by min(1, max_norm / ||all gradients||_2)."""
+    total = None
+    for g in grads.values():
+        s = xp.sum(g * g)
+        total = s if total is None else total + s
+    norm = xp.sqrt(total)
+    scale = xp.minimum(max_norm / (norm + 1e-12), xp.ones_like(norm))
+    return {k: g * scale for k, g in grads.items()}
+
+
+def train(
+    net,
+    X,
+    Y,
+    *,
+    loss,
+    optimizer,
+    epochs,
+    batch_size=None,
+    shuffle=True,
+    validation=None,
+    l2=0.0,
+    clip_norm=None,
+    callbacks=(),
+    verbose=0,
+    initial_epoch=0,
+) -> History:
+    """Run the training loop on device arrays ``X``, ``Y`` (already validated)."""
+    epochs = check_epochs(epochs)
+    m = int(X.shape[1])
+    batch_size = check_batch_size(batch_size, m)
+    l2 = _non_negative("l2", l2)
+    clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
+    xp, backend = net.xp, net.backend
+    history = History()
+    callbacks = list(callbacks)
+    for cb in callbacks:
+        _call(cb, "set_model", net)
+        _call(cb, "on_train_begin", {})
+    rng = net._shuffle_rng
+    for epoch in range(initial_epoch, epochs):
+        for cb in callbacks:
+            _call(cb, "on_epoch_begin", epoch, {})
+        shuffling = shuffle and batch_size is not None and batch_size < m
+        order = backend.asarray(rng.permutation(m)) if shuffling else None
+        epoch_cost = None
+        before = net.parameters()
+        for cols in batch_slices(m, batch_size, order):
+            Xb, Yb = take_columns(xp, X, cols), take_columns(xp, Y, cols)
+            mb = int(Xb.shape[1])
+            AL, caches = net.forward(Xb, training=True)
+            cost = net._cost(AL, Yb, caches, loss)
+            grads = net.backward(AL, Yb, caches, loss)
+            del caches, AL  # free the activations before the update allocates new parameters
+            if l2:
+                cost = cost + l2_penalty(net, l2, mb)
+                add_l2_gradients(net, grads, l2, mb)
+            if clip_norm is not None:
+                grads = clip_by_global_norm(xp, grads, clip_norm)
+            params = optimizer.update(net.parameters(), grads)
+            weighted = cost * (mb / m)
+            epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
+            # Lazy backends (dask) evaluate cost and parameters together here, once per step.
+            epoch_cost, params = backend.persist(epoch_cost, params)
+            net._assign(params)
+        value = float(epoch_cost)
+        if not math.isfinite(value):
+            net._assign(before)
+            raise TrainingDivergedError(
+                f"the training cost became {value} at epoch {epoch}; the model keeps the parameters from before "
+                f"that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
+                "gradient clipping (clip_norm=...) or standardised inputs"
+            )
+        logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
+        if validation is not None:
+            result = net._evaluate_device(*validation, loss)
+            logs.update({"val_" + k: v for k, v in result.items()})
+        history.record(logs)
+        net.epochs_trained = epoch + 1
+        if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
+            extra = "".join(f", {k} {v:.6f}" for k, v in logs.items() if k.startswith("val_"))
+            print(f"Cost after epoch {epoch}: {value:.6f}{extra}")
+        stop = False
+        for cb in callbacks:
+            stop = bool(_call(cb, "on_epoch_end", epoch, logs)) or stop
+        if stop:
+            break
+    for cb in callbacks:
+        _call(cb, "on_train_end", {})
+    return history
+
+
+def _call(cb, method, *args):
+    fn = getattr(cb, method, None)
+    return fn(*args) if fn is not None else None
+
+
+def _non_negative(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
+        raise XpnetValueError(f"{name} must be a finite number >= 0, got {value!r}")
+    return float(value)
+
+
+def _positive(name, value) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise XpnetTypeError(f"{name} must be a number, got {type(value).__name__}")
+    if not math.isfinite(value) or value <= 0:
+        raise XpnetValueError(f"{name} must be a finite number > 0, got {value!r}")
+    return float(value)
