@@ -63,7 +63,8 @@ class EarlyStopping(Callback):
         A key of the epoch logs: ``"val_cost"`` (default; needs ``validation_data`` or
         ``validation_split``), ``"cost"``, ``"val_accuracy"``.
     patience : int
-        Epochs without improvement tolerated before stopping (0: stop at the first).
+        Stop after this many consecutive epochs without improvement (as Keras counts it:
+        0 and 1 both stop at the first epoch that does not improve).
     min_delta : float
         An improvement must beat the best value by more than this.
     mode : {"auto", "min", "max"}
@@ -128,7 +129,7 @@ class EarlyStopping(Callback):
                 self.best_parameters = dict(self.model.parameters())
             return False
         self.wait += 1
-        if self.wait > self.patience:
+        if self.wait >= self.patience:
             self.stopped_epoch = epoch
             return True
         return False
