@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import itertools
 import math
+import warnings
 
 from array_api_compat import array_namespace
 from array_api_compat import device as _device
@@ -20,6 +21,7 @@ from .initializers import host_rng
 __all__ = ["sweep", "SweepResult", "LogUniform", "require_matplotlib"]
 
 AXES = ("learning_rate", "hidden", "activation", "init")
+_OVERFLOW = "(overflow|invalid value|divide by zero) encountered"
 
 
 class LogUniform:
@@ -282,8 +284,12 @@ def sweep(
         row = {"learning_rate": float(lr), "hidden": config["hidden"], "activation": config["activation"],
                "init": config["init"]}
         try:
-            hist = net.fit(Xt, Yt, loss=loss, optimizer=_optim.get(optimizer, lr), epochs=epochs,
-                           batch_size=batch_size, validation_data=validation)
+            with warnings.catch_warnings():
+                # A diverging configuration is an expected outcome of a sweep, reported in its row;
+                # the array library's overflow warnings on the way there are noise.
+                warnings.filterwarnings("ignore", message=_OVERFLOW, category=RuntimeWarning)
+                hist = net.fit(Xt, Yt, loss=loss, optimizer=_optim.get(optimizer, lr), epochs=epochs,
+                               batch_size=batch_size, validation_data=validation)
             row.update(epochs=hist.epochs, cost=hist.costs[-1], diverged=False)
             row.update({k: v[-1] for k, v in hist.history.items() if k.startswith("val_")})
             curve = {"cost": list(hist.costs), "val_cost": list(hist.history["val_cost"])}
