@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-from . import activations, initializers, losses, optim
+from . import activations, callbacks, initializers, losses, optim
 from .backends import (
     Backend,
     available_backends,
@@ -31,8 +31,11 @@ from .errors import (
     XpnetValueError,
 )
 from .layers import Dense, Layer
+from .callbacks import Callback, EarlyStopping, InverseTimeDecay, LambdaCallback, StepDecay
+from .layers_regularization import Dropout
 from .model import History, Sequential
 from .optim import Adam, GradientDescent, Momentum, RMSprop
+from .sweep import sweep
 
 __version__ = "0.1.0"
 
@@ -60,6 +63,15 @@ __all__ = [
     "initializers",
     "losses",
     "optim",
+    # training beyond gradient descent (issue 7)
+    "Dropout",
+    "callbacks",
+    "Callback",
+    "EarlyStopping",
+    "StepDecay",
+    "InverseTimeDecay",
+    "LambdaCallback",
+    "sweep",
     # errors
     "XpnetError",
     "BackendUnavailableError",

@@ -23,6 +23,22 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1)
 
     sub.add_parser("info", help="list backends, devices and versions")
+
+    sweep = sub.add_parser("sweep", help="compare learning rates, sizes, activations, initialisers")
+    sweep.add_argument("--data", default="flower", choices=["flower", "digits"])
+    sweep.add_argument("--learning-rate", type=float, nargs="+", default=[0.01, 0.1, 1.0])
+    sweep.add_argument("--hidden", nargs="+", default=["8"], help="layer sizes per net, e.g. 8 16,16")
+    sweep.add_argument("--activation", nargs="+", default=["tanh"])
+    sweep.add_argument("--init", nargs="+", default=[None], help="zeros, small_random, xavier, he")
+    sweep.add_argument("--optimizer", default="gradient_descent")
+    sweep.add_argument("--epochs", type=int, default=200)
+    sweep.add_argument("--batch-size", type=int, default=None)
+    sweep.add_argument("--search", default="grid", choices=["grid", "random"])
+    sweep.add_argument("--trials", type=int, default=None, help="configurations drawn by --search random")
+    sweep.add_argument("--backend", default=None)
+    sweep.add_argument("--dtype", default="float32", choices=["float32", "float64"])
+    sweep.add_argument("--seed", type=int, default=1)
+    sweep.add_argument("--plot", default=None, help="save the validation-cost curves to this PNG")
     return parser
 
 
@@ -43,6 +59,12 @@ def _train(args) -> int:
     return 0
 
 
+def _sweep(args) -> int:
+    from xpnet.sweep import run_cli
+
+    return run_cli(args)
+
+
 def _info(args) -> int:
     import array_api_compat
 
@@ -61,7 +83,7 @@ def main(argv=None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"train": _train, "info": _info}[args.command](args)
+        return {"train": _train, "info": _info, "sweep": _sweep}[args.command](args)
     except Exception as exc:  # one clear line, never a traceback, for errors the user can fix
         from xpnet.errors import XpnetError
 

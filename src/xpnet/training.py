@@ -160,7 +160,8 @@ def train(
             grads = net.backward(AL, Yb, caches, loss)
             del caches, AL  # free the activations before the update allocates new parameters
             if l2:
-                cost = cost + l2_penalty(net, l2, mb)
+                penalty = l2_penalty(net, l2, mb)
+                cost = cost if penalty is None else cost + penalty
                 add_l2_gradients(net, grads, l2, mb)
             if clip_norm is not None:
                 grads = clip_by_global_norm(xp, grads, clip_norm)

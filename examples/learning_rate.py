@@ -1,0 +1,62 @@
+"""A learning rate too small, about right and too large (course 1, week 3 / course 2, week 2).
+
+Trains the same tanh network on the planar flower with three learning rates and plots the
+cost per epoch: too small crawls, too large oscillates or diverges (xpnet stops with
+TrainingDivergedError; the curve up to that point is kept by a per-epoch hook).
+
+    python examples/learning_rate.py --out-dir plots
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+
+import xpnet as xn
+from xpnet.data import planar_flower
+from xpnet.sweep import require_matplotlib
+
+
+def main(argv=None):
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--learning-rates", type=float, nargs="+", default=[0.005, 1.2, 30.0])
+    parser.add_argument("--epochs", type=int, default=2000)
+    parser.add_argument("--m", type=int, default=400, help="number of examples")
+    parser.add_argument("--backend", default="numpy")
+    parser.add_argument("--out-dir", default=".")
+    args = parser.parse_args(argv)
+
+    X, Y = planar_flower(m=args.m, seed=1)
+    curves = {}
+    for lr in args.learning_rates:
+        costs = []
+        net = xn.Sequential([xn.Dense(8, activation="tanh"), xn.Dense(1, activation="sigmoid")],
+                            input_size=2, backend=args.backend, seed=1)
+        hook = xn.LambdaCallback(on_epoch_end=lambda epoch, logs, costs=costs: costs.append(logs["cost"]))
+        try:
+            net.fit(X, Y, optimizer=xn.GradientDescent(lr), epochs=args.epochs, callbacks=[hook])
+            note = f"accuracy {net.evaluate(X, Y)['accuracy']:.3f}"
+        except xn.TrainingDivergedError:
+            note = f"diverged at epoch {len(costs)}"
+        curves[lr] = costs
+        print(f"learning rate {lr:g}: final cost {costs[-1] if costs else float('nan'):.4f}, {note}")
+
+    plt = require_matplotlib()
+    fig, ax = plt.subplots(figsize=(7, 4.5))
+    for lr, costs in curves.items():
+        ax.plot(costs, label=f"learning rate {lr:g}")
+    ax.set_xlabel("epoch")
+    ax.set_ylabel("cost")
+    ax.set_yscale("log")
+    ax.set_title("Learning rate: too small, about right, too large")
+    ax.legend()
+    os.makedirs(args.out_dir, exist_ok=True)
+    path = os.path.join(args.out_dir, "learning_rate.png")
+    fig.tight_layout()
+    fig.savefig(path, dpi=100)
+    print(f"saved {path}")
+    return curves
+
+
+if __name__ == "__main__":
+    main()

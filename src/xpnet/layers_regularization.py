@@ -1,0 +1,98 @@
+"""Regularisation layers: inverted dropout.
+
+The array API has no random numbers, so the dropout mask is drawn on the host from a
+generator derived from the model's seed and moved to the device with the backend's
+``asarray``: the same seed gives the same masks on every backend.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from .backends import backend_of
+from .errors import XpnetValueError
+from .layers import Layer, register_layer
+
+__all__ = ["Dropout"]
+
+
+class DropoutCache(NamedTuple):
+    #: D / keep_prob: the mask already scaled, so backward is one product.
+    D: object
+
+
+@register_layer
+class Dropout(Layer):
+    """Inverted dropout: during training keep each unit with probability ``keep_prob``.
+
+    In training, ``D = (rand < keep_prob)``, ``A = A_prev * D / keep_prob`` (so the
+    expected activation is unchanged and nothing needs rescaling at test time) and
+    backward gives ``dA_prev = dA * D / keep_prob``. In ``predict``/``evaluate`` (and
+    every forward pass with ``training=False``) the layer is the identity.
+
+    Parameters
+    ----------
+    keep_prob : float
+        Probability of keeping a unit, in (0, 1]; 1 turns dropout off.
+
+    Notes
+    -----
+    The masks come from a host generator spawned from the model's seeded generator when the
+    network is built (spawning does not advance that stream, so adding a Dropout layer leaves
+    the other layers' initial weights unchanged). Set :attr:`fixed_mask` to a host array of
+    0/1 of shape (n, m) to use that mask instead (gradient checks).
+
+    Examples
+    --------
+    >>> import xpnet as xn
+    >>> net = xn.Sequential([xn.Dense(8, activation="relu"), xn.Dropout(0.8),
+    ...                      xn.Dense(1, activation="sigmoid")], input_size=2, backend="numpy", seed=1)
+    >>> [k for k in net.parameters()]
+    ['W1', 'b1', 'W2', 'b2']
+    """
+
+    def __init__(self, keep_prob: float = 0.5):
+        super().__init__()
+        if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
+            raise XpnetValueError(f"Dropout keep_prob must be a float in (0, 1], got {keep_prob!r}")
+        self.keep_prob = float(keep_prob)
+        #: Host generator of the masks (set by :meth:`build`).
+        self.rng = None
+        #: A host 0/1 array used as the mask instead of a random draw (None: draw).
+        self.fixed_mask = None
+
+    def build(self, input_shape, *, backend, dtype, rng):
+        self.input_shape = tuple(input_shape)
+        self.output_shape = self.input_shape
+        # A child stream: independent of, and without advancing, the weight-init stream.
+        self.rng = rng.spawn(1)[0]
+        return self.output_shape
+
+    def _mask(self, A_prev):
+        host = self.fixed_mask
+        if host is None:
+            if self.rng is None:
+                raise XpnetValueError("Dropout has no generator yet: build the network (input_size=...) first")
+            host = self.rng.random(tuple(A_prev.shape)) < self.keep_prob
+        elif tuple(host.shape) != tuple(A_prev.shape):
+            raise XpnetValueError(
+                f"Dropout fixed_mask must have the activations' shape {tuple(A_prev.shape)}, got {tuple(host.shape)}"
+            )
+        # Host -> device in the one place data moves: the backend of A_prev (and its device).
+        return backend_of(A_prev).asarray(host, A_prev.dtype)
+
+    def forward(self, A_prev, training=False):
+        if not training or self.keep_prob == 1.0:
+            return A_prev, None
+        D = self._mask(A_prev) / self.keep_prob
+        return A_prev * D, DropoutCache(D)
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        if not need_dA_prev:
+            return None, {}
+        if cache is None:  # identity (keep_prob 1 or a forward without training)
+            return dA, {}
+        return dA * cache.D, {}
+
+    def get_config(self) -> dict:
+        return {"keep_prob": self.keep_prob}

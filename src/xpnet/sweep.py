@@ -1,0 +1,346 @@
+"""Hyperparameter sweeps: the course's "empirical process" as one call.
+
+:func:`sweep` trains one network per configuration (a grid, or random draws) over learning
+rates, hidden layer sizes, activations and initialisers, scores each on a validation set
+and returns a :class:`SweepResult`: a list of dicts that prints as a table and draws its
+learning curves to a PNG (matplotlib, the ``plot`` extra, imported only then).
+"""
+
+from __future__ import annotations
+
+import itertools
+import math
+import warnings
+
+from array_api_compat import array_namespace
+from array_api_compat import device as _device
+
+from .errors import TrainingDivergedError, XpnetTypeError, XpnetValueError
+from .initializers import host_rng
+
+__all__ = ["sweep", "SweepResult", "LogUniform", "require_matplotlib"]
+
+AXES = ("learning_rate", "hidden", "activation", "init")
+_OVERFLOW = "(overflow|invalid value|divide by zero) encountered"
+
+
+class LogUniform:
+    """A range sampled on a log scale by random search: 10 ** uniform(log10 low, log10 high).
+
+    The course's way to draw a learning rate (``r = -4 * rand(); alpha = 10 ** r``) is
+    ``LogUniform(1e-4, 1.0)``.
+    """
+
+    def __init__(self, low: float, high: float):
+        for name, v in (("low", low), ("high", high)):
+            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
+                raise XpnetValueError(f"LogUniform {name} must be a finite number > 0, got {v!r}")
+        if not low < high:
+            raise XpnetValueError(f"LogUniform needs low < high, got low={low!r}, high={high!r}")
+        self.low, self.high = float(low), float(high)
+
+    def sample(self, rng) -> float:
+        return 10.0 ** float(rng.uniform(math.log10(self.low), math.log10(self.high)))
+
+    def __repr__(self):
+        return f"LogUniform({self.low!r}, {self.high!r})"
+
+
+def require_matplotlib():
+    """``matplotlib.pyplot`` with a headless backend, or a clear error naming the extra."""
+    try:
+        import matplotlib
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError("plotting needs matplotlib: pip install 'xpnet[plot]'") from exc
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+class SweepResult(list):
+    """One dict per configuration, best first (lowest validation cost; diverged runs last).
+
+    Keys: ``learning_rate``, ``hidden``, ``activation``, ``init``, ``cost`` (final training
+    cost), ``val_cost``, ``val_accuracy`` (classifiers), ``epochs`` (run) and ``diverged``.
+    ``curves[i]`` holds configuration i's per-epoch ``cost`` and ``val_cost`` lists.
+    """
+
+    def __init__(self, rows=(), curves=()):
+        super().__init__(rows)
+        self.curves = list(curves)
+
+    @property
+    def best(self) -> dict:
+        if not self:
+            raise XpnetValueError("the sweep has no results")
+        return self[0]
+
+    def table(self) -> str:
+        """The results as an aligned text table."""
+        columns = ["learning_rate", "hidden", "activation", "init", "epochs", "cost", "val_cost", "val_accuracy"]
+        columns = [c for c in columns if any(c in row for row in self)]
+
+        def fmt(value):
+            if isinstance(value, float):
+                return f"{value:.4g}"
+            if value is None:
+                return "default"
+            if isinstance(value, tuple):
+                return "-".join(str(v) for v in value) or "()"
+            return str(value)
+
+        cells = [[fmt(row.get(c, "")) for c in columns] for row in self]
+        widths = [max([len(c)] + [len(r[i]) for r in cells]) for i, c in enumerate(columns)]
+        lines = ["  ".join(c.ljust(w) for c, w in zip(columns, widths))]
+        lines += ["  ".join(v.ljust(w) for v, w in zip(r, widths)) for r in cells]
+        return "\n".join(lines)
+
+    def __str__(self) -> str:
+        return self.table()
+
+    def plot(self, path, title="sweep"):
+        """Save the validation-cost curves of every configuration (log scale) to a PNG; returns the path."""
+        plt = require_matplotlib()
+        fig, ax = plt.subplots(figsize=(8, 5))
+        for row, curve in zip(self, self.curves):
+            values = [v for v in curve["val_cost"] if math.isfinite(v) and v > 0]
+            if values:
+                ax.plot(range(len(values)), values, label=_label(row))
+        ax.set_xlabel("epoch")
+        ax.set_ylabel("validation cost")
+        ax.set_yscale("log")
+        ax.set_title(title)
+        if self:
+            ax.legend(fontsize="small")
+        fig.tight_layout()
+        fig.savefig(path, dpi=100)
+        plt.close(fig)
+        return path
+
+
+def _label(row) -> str:
+    hidden = "-".join(str(n) for n in row["hidden"]) or "none"
+    return f"lr={row['learning_rate']:.3g} h={hidden} {row['activation']} {row['init'] or 'default'}"
+
+
+def _as_list(name, value):
+    if isinstance(value, LogUniform):
+        return value
+    if isinstance(value, (list, tuple)) and not (name == "hidden" and value and isinstance(value[0], int)):
+        values = list(value)
+    else:
+        values = [value]
+    if not values:
+        raise XpnetValueError(f"sweep {name} needs at least one value")
+    return values
+
+
+def _hidden(value):
+    if isinstance(value, int) and not isinstance(value, bool):
+        value = (value,)
+    if not isinstance(value, (list, tuple)) or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in value):
+        raise XpnetValueError(f"sweep hidden must hold layer sizes such as (8,) or (16, 16), got {value!r}")
+    return tuple(value)
+
+
+def _configs(space, search, n_trials, seed):
+    if search == "grid":
+        for name, values in space.items():
+            if isinstance(values, LogUniform):
+                raise XpnetValueError(f"sweep {name}={values!r} is a range: use search='random', or give a list")
+        return [dict(zip(space, combo)) for combo in itertools.product(*space.values())]
+    if search != "random":
+        raise XpnetValueError(f"search must be 'grid' or 'random', got {search!r}")
+    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
+        raise XpnetValueError(f"search='random' needs n_trials, a positive int, got {n_trials!r}")
+    rng = host_rng([seed, 2])
+    out = []
+    for _ in range(n_trials):
+        config = {}
+        for name, values in space.items():
+            config[name] = values.sample(rng) if isinstance(values, LogUniform) else values[int(rng.integers(len(values)))]
+        out.append(config)
+    return out
+
+
+def _output_activation(Y):
+    xp = array_namespace(Y)
+    if int(Y.shape[0]) > 1:
+        return "softmax"
+    binary = bool(xp.all(xp.logical_or(Y == 0.0, Y == 1.0)))
+    return "sigmoid" if binary else "linear"
+
+
+def _split(X, Y, fraction, seed):
+    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
+        raise XpnetValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
+    m = int(X.shape[1])
+    n_val = int(round(m * fraction))
+    if n_val < 1 or n_val >= m:
+        raise XpnetValueError(f"validation_split={fraction} leaves {m - n_val} training and {n_val} validation examples")
+    # Shuffle before holding out: data sets are often sorted by class.
+    perm = host_rng([seed, 3]).permutation(m)
+    xp = array_namespace(X)
+    idx = xp.asarray(perm, device=_device(X))
+    Xs, Ys = xp.take(X, idx, axis=1), xp.take(Y, xp.asarray(perm, device=_device(Y)), axis=1)
+    cut = m - n_val
+    return Xs[:, :cut], Ys[:, :cut], (Xs[:, cut:], Ys[:, cut:])
+
+
+def sweep(
+    X,
+    Y,
+    *,
+    learning_rate=(0.01,),
+    hidden=((8,),),
+    activation=("relu",),
+    init=(None,),
+    validation_data=None,
+    validation_split=0.2,
+    search="grid",
+    n_trials=None,
+    optimizer="gradient_descent",
+    epochs=100,
+    batch_size=None,
+    loss=None,
+    output_activation=None,
+    backend=None,
+    dtype="float32",
+    seed=1,
+    plot=None,
+    verbose=False,
+) -> SweepResult:
+    """Train one network per configuration and compare them on a validation set.
+
+    Parameters
+    ----------
+    X, Y : arrays, shapes (n_x, m) and (n_out, m)
+        The training data in course layout.
+    learning_rate : float, list of float or LogUniform
+        Values to try (a :class:`LogUniform` range needs ``search="random"``).
+    hidden : tuple of int, or list of them
+        Hidden layer sizes: ``(8,)`` is one layer of 8; ``[(4,), (16, 16)]`` tries two nets.
+    activation : str or list of str
+        Hidden activation(s).
+    init : str, None or list of them
+        Initialiser(s) of the hidden layers (None: the activation's default).
+    validation_data : (X_val, Y_val), optional
+        The validation set; otherwise ``validation_split`` of the examples, drawn at random
+        (from ``seed``) before training.
+    search : {"grid", "random"}
+        Every combination, or ``n_trials`` random draws (lists sampled uniformly).
+    optimizer : str
+        An optimiser name (``"gradient_descent"``, ``"momentum"``, ``"rmsprop"``, ``"adam"``);
+        a fresh one per configuration, with that configuration's learning rate.
+    epochs, batch_size, loss : passed to :meth:`Sequential.fit`.
+    output_activation : str, optional
+        Default: softmax for several output rows, sigmoid for 0/1 labels, linear otherwise.
+    backend, dtype, seed : passed to :class:`Sequential`; every configuration starts from
+        the same seed, so they differ only in what is swept.
+    plot : str or path, optional
+        Save the validation-cost curves to this PNG (needs matplotlib).
+    verbose : bool
+        Print one line per configuration.
+
+    Returns
+    -------
+    SweepResult
+        One dict per configuration, sorted by validation cost (diverged runs last).
+
+    Examples
+    --------
+    >>> import xpnet as xn
+    >>> from xpnet.data import planar_flower
+    >>> X, Y = planar_flower(m=200, seed=1)
+    >>> result = xn.sweep(X, Y, learning_rate=[0.1, 1.0], hidden=[(4,), (8,)], activation="tanh",
+    ...                   epochs=20, backend="numpy", seed=1)
+    >>> len(result), sorted(result.best)[:3]
+    (4, ['activation', 'cost', 'diverged'])
+    """
+    from . import optim as _optim
+    from .layers import Dense
+    from .model import Sequential
+
+    if isinstance(optimizer, _optim.Optimizer):
+        raise XpnetTypeError("sweep needs an optimizer name such as 'adam' (each configuration gets a fresh one)")
+    space = {name: _as_list(name, value) for name, value in
+             (("learning_rate", learning_rate), ("hidden", hidden), ("activation", activation), ("init", init))}
+    if not isinstance(space["hidden"], LogUniform):
+        space["hidden"] = [_hidden(h) for h in space["hidden"]]
+    configs = _configs(space, search, n_trials, seed)
+    if validation_data is not None:
+        Xt, Yt, validation = X, Y, validation_data
+    else:
+        Xt, Yt, validation = _split(X, Y, validation_split, seed)
+    out_activation = output_activation or _output_activation(Yt)
+    n_out = int(Yt.shape[0])
+    rows, curves = [], []
+    for config in configs:
+        lr = config["learning_rate"]
+        layers = [Dense(n, activation=config["activation"], init=config["init"]) for n in config["hidden"]]
+        layers.append(Dense(n_out, activation=out_activation))
+        net = Sequential(layers, input_size=int(Xt.shape[0]), backend=backend, dtype=dtype, seed=seed)
+        row = {"learning_rate": float(lr), "hidden": config["hidden"], "activation": config["activation"],
+               "init": config["init"]}
+        try:
+            with warnings.catch_warnings():
+                # A diverging configuration is an expected outcome of a sweep, reported in its row;
+                # the array library's overflow warnings on the way there are noise.
+                warnings.filterwarnings("ignore", message=_OVERFLOW, category=RuntimeWarning)
+                hist = net.fit(Xt, Yt, loss=loss, optimizer=_optim.get(optimizer, lr), epochs=epochs,
+                               batch_size=batch_size, validation_data=validation)
+            row.update(epochs=hist.epochs, cost=hist.costs[-1], diverged=False)
+            row.update({k: v[-1] for k, v in hist.history.items() if k.startswith("val_")})
+            curve = {"cost": list(hist.costs), "val_cost": list(hist.history["val_cost"])}
+        except TrainingDivergedError:
+            row.update(epochs=net.epochs_trained, cost=math.inf, val_cost=math.inf, diverged=True)
+            curve = {"cost": [], "val_cost": []}
+        if verbose:
+            print(_label(row), f"val_cost {row['val_cost']:.4g}", "(diverged)" if row["diverged"] else "")
+        rows.append(row)
+        curves.append(curve)
+    order = sorted(range(len(rows)), key=lambda i: (rows[i]["diverged"], rows[i]["val_cost"]))
+    result = SweepResult([rows[i] for i in order], [curves[i] for i in order])
+    if plot is not None:
+        result.plot(plot)
+    return result
+
+
+def _digits():
+    """The 8x8 digits of scikit-learn, standardised, in course layout (X (64, m), one-hot Y (10, m))."""
+    try:
+        from sklearn.datasets import load_digits
+    except ImportError as exc:
+        raise XpnetValueError("--data digits needs scikit-learn: pip install scikit-learn") from exc
+    digits = load_digits()
+    xp = array_namespace(digits.data)
+    X = xp.asarray(digits.data.T, dtype=xp.float64)
+    X = (X - xp.mean(X, axis=1, keepdims=True)) / (xp.std(X, axis=1, keepdims=True) + 1e-8)
+    labels = xp.reshape(xp.asarray(digits.target), (1, -1))
+    Y = xp.astype(xp.reshape(xp.arange(10), (10, 1)) == labels, xp.float64)
+    return X, Y
+
+
+def run_cli(args) -> int:
+    """``xpnet sweep``: run :func:`sweep` from parsed command-line arguments and print the table."""
+    if args.data == "digits":
+        X, Y = _digits()
+    else:
+        from .data import planar_flower
+
+        X, Y = planar_flower(m=400, seed=args.seed)
+    hidden = []
+    for spec in args.hidden:
+        try:
+            hidden.append(tuple(int(n) for n in spec.split(",") if n))
+        except ValueError:
+            raise XpnetValueError(f"--hidden takes layer sizes like 8 or 16,16; got {spec!r}") from None
+    result = sweep(X, Y, learning_rate=args.learning_rate, hidden=hidden, activation=args.activation,
+                   init=args.init, optimizer=args.optimizer, epochs=args.epochs, batch_size=args.batch_size,
+                   search=args.search, n_trials=args.trials, backend=args.backend, dtype=args.dtype,
+                   seed=args.seed, plot=args.plot)
+    print(result.table())
+    if args.plot:
+        print(f"saved {args.plot}")
+    return 0
