@@ -151,7 +151,8 @@ def train(
         shuffling = shuffle and batch_size is not None and batch_size < m
         order = backend.asarray(rng.permutation(m)) if shuffling else None
         epoch_cost = None
-        before = net.parameters()
+        # Updates are functional, so keeping references is a free snapshot for a rollback.
+        before = net.parameters(), dict(optimizer.state), optimizer.iterations
         for cols in batch_slices(m, batch_size, order):
             Xb, Yb = take_columns(xp, X, cols), take_columns(xp, Y, cols)
             mb = int(Xb.shape[1])
@@ -173,10 +174,11 @@ def train(
             net._assign(params)
         value = float(epoch_cost)
         if not math.isfinite(value):
-            net._assign(before)
+            net._assign(before[0])
+            optimizer.state, optimizer.iterations = before[1], before[2]
             raise TrainingDivergedError(
-                f"the training cost became {value} at epoch {epoch}; the model keeps the parameters from before "
-                f"that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
+                f"the training cost became {value} at epoch {epoch}; the model and optimiser keep their state "
+                f"from before that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
                 "gradient clipping (clip_norm=...) or standardised inputs"
             )
         logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
