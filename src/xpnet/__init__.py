@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-from . import activations, initializers, losses, optim
+from . import activations, data, initializers, losses, optim
 from .backends import (
     Backend,
     available_backends,
@@ -27,9 +27,11 @@ from .errors import (
     ShapeError,
     TrainingDivergedError,
     XpnetError,
+    ModelFileError,
     XpnetTypeError,
     XpnetValueError,
 )
+from .io import load, read_header, save
 from .layers import Dense, Layer
 from .model import History, Sequential
 from .optim import Adam, GradientDescent, Momentum, RMSprop
@@ -68,4 +70,9 @@ __all__ = [
     "XpnetTypeError",
     "NotFittedError",
     "TrainingDivergedError",
+    "ModelFileError",
+    # save / load
+    "save",
+    "load",
+    "read_header",
 ]
