@@ -262,7 +262,10 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     epochs, path = 400, str(tmp_path / "ck.npz")
     script = tmp_path / "child.py"
     script.write_text(_CHILD.format(tests=os.path.dirname(__file__), epochs=epochs, path=path))
-    child = subprocess.Popen([sys.executable, str(script)], env=dict(os.environ))
+    env = dict(os.environ)  # the xpnet under test first, whatever the child's folder
+    env["PYTHONPATH"] = os.pathsep.join([os.path.dirname(os.path.dirname(os.path.abspath(xn.__file__))),
+                                         *filter(None, [env.get("PYTHONPATH")])])
+    child = subprocess.Popen([sys.executable, str(script)], env=env, cwd=tmp_path)
     try:
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline and child.poll() is None:
