@@ -10,7 +10,7 @@ True
 
 from __future__ import annotations
 
-from . import activations, callbacks, initializers, losses, optim
+from . import activations, callbacks, data, initializers, losses, optim
 from .backends import (
     Backend,
     available_backends,
@@ -27,9 +27,11 @@ from .errors import (
     ShapeError,
     TrainingDivergedError,
     XpnetError,
+    ModelFileError,
     XpnetTypeError,
     XpnetValueError,
 )
+from .io import load, read_header, save
 from .layers import Dense, Layer
 from .callbacks import Callback, EarlyStopping, InverseTimeDecay, LambdaCallback, StepDecay
 from .layers_regularization import Dropout
@@ -80,4 +82,9 @@ __all__ = [
     "XpnetTypeError",
     "NotFittedError",
     "TrainingDivergedError",
+    "ModelFileError",
+    # save / load
+    "save",
+    "load",
+    "read_header",
 ]

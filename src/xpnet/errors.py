@@ -15,6 +15,7 @@ __all__ = [
     "XpnetTypeError",
     "NotFittedError",
     "TrainingDivergedError",
+    "ModelFileError",
 ]
 
 
@@ -44,3 +45,7 @@ class NotFittedError(XpnetError, RuntimeError):
 
 class TrainingDivergedError(XpnetError, FloatingPointError):
     """The training cost became NaN or infinite."""
+
+
+class ModelFileError(XpnetValueError):
+    """A saved model or checkpoint cannot be used: missing, truncated, tampered or not an xpnet file."""

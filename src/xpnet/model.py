@@ -261,6 +261,9 @@ class Sequential:
         clip_norm=None,
         callbacks=None,
         verbose=False,
+        checkpoint_every=None,
+        checkpoint_path=None,
+        resume_from=None,
     ) -> History:
         """Train the network by (mini-batch) gradient descent or the given optimiser.
 
@@ -299,6 +302,15 @@ class Sequential:
             ``on_epoch_end(epoch, logs)`` (return True to stop) and ``on_train_end``.
         verbose : bool or int
             Print the cost every 100 epochs (or every ``verbose`` epochs if an int > 1).
+        checkpoint_every, checkpoint_path : int, str, optional
+            Save the whole training state (:func:`xpnet.save`, atomically) to
+            ``checkpoint_path`` every ``checkpoint_every`` epochs and at the end.
+        resume_from : str, optional
+            A checkpoint to continue from: parameters, optimiser state, ``epochs_trained``
+            and the shuffle generator are restored and training continues at epoch
+            ``epochs_trained``. ``epochs`` is then the TOTAL (as Keras), so the run ends
+            exactly where an uninterrupted ``fit(..., epochs=epochs)`` would; the returned
+            History includes the checkpoint's earlier epochs.
 
         Returns
         -------
@@ -309,6 +321,17 @@ class Sequential:
         TrainingDivergedError
             The cost became NaN or infinite; the model keeps the last finite parameters.
         """
+        initial_epoch, previous = 0, {}
+        if resume_from is not None:
+            from .io import prepare_resume
+
+            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss)
+            learning_rate, initial_epoch = None, self.epochs_trained
+        callbacks = list(callbacks or ())
+        if checkpoint_every is not None or checkpoint_path is not None:
+            from .io import Checkpoint
+
+            callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
         loss = self._resolve_loss(loss)
         if optimizer is None and learning_rate is None and self.optimizer is not None:
             optimizer = self.optimizer
@@ -332,10 +355,14 @@ class Sequential:
                 Xv = self._input(Xv, "X_val")
                 validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val"))
             self.loss, self.optimizer = loss, optimizer
-            return train(
+            history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                validation=validation, l2=l2, clip_norm=clip_norm, callbacks=callbacks or (), verbose=every,
+                validation=validation, l2=l2, clip_norm=clip_norm, callbacks=callbacks, verbose=every,
+                initial_epoch=initial_epoch,
             )
+        for key, values in previous.items():  # a resumed run reports every epoch, not just the new ones
+            history.history.setdefault(key, [])[:0] = values
+        return history
 
     def _split(self, X, Y, fraction):
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
