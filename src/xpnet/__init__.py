@@ -23,6 +23,7 @@ from .backends import (
 from .backends._convert import to_numpy
 from .errors import (
     BackendUnavailableError,
+    DeviceOutOfMemoryError,
     NotFittedError,
     ShapeError,
     TrainingDivergedError,
@@ -68,4 +69,5 @@ __all__ = [
     "XpnetTypeError",
     "NotFittedError",
     "TrainingDivergedError",
+    "DeviceOutOfMemoryError",
 ]

@@ -15,6 +15,7 @@ __all__ = [
     "XpnetTypeError",
     "NotFittedError",
     "TrainingDivergedError",
+    "DeviceOutOfMemoryError",
 ]
 
 
@@ -44,3 +45,7 @@ class NotFittedError(XpnetError, RuntimeError):
 
 class TrainingDivergedError(XpnetError, FloatingPointError):
     """The training cost became NaN or infinite."""
+
+
+class DeviceOutOfMemoryError(XpnetError, MemoryError):
+    """The device (GPU, or host RAM on the CPU) ran out of memory; use a smaller batch."""

@@ -226,10 +226,12 @@ class Sequential:
         check_finite(X, name)
         return X
 
-    def _target(self, Y, m, name="Y"):
+    def _target(self, Y, m, name="Y", loss=None):
         Y = to_backend(Y, self.backend, self.dtype, name)
         check_Y(Y, self.n_out, m, name)
         check_finite(Y, name)
+        if loss is not None:
+            loss.check_targets(Y, name)
         return Y
 
     def _resolve_loss(self, loss):
@@ -321,7 +323,7 @@ class Sequential:
         every = 100 if verbose is True else int(verbose or 0)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]))
+            Y = self._target(Y, int(X.shape[1]), loss=loss)
             validation = None
             if validation_split is not None:
                 X, Y, validation = self._split(X, Y, validation_split)
@@ -330,7 +332,7 @@ class Sequential:
                     raise XpnetValueError("give validation_data or validation_split, not both")
                 Xv, Yv = _pair(validation_data, "validation_data")
                 Xv = self._input(Xv, "X_val")
-                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val"))
+                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val", loss))
             self.loss, self.optimizer = loss, optimizer
             return train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
@@ -382,7 +384,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            return self._evaluate_device(X, self._target(Y, int(X.shape[1])), loss)
+            return self._evaluate_device(X, self._target(Y, int(X.shape[1]), loss=loss), loss)
 
     def _evaluate_device(self, X, Y, loss) -> dict:
         AL, caches = self.forward(X)
@@ -401,7 +403,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]))
+            Y = self._target(Y, int(X.shape[1]), loss=loss)
             AL, caches = self.forward(X, training=True)
             return self.backward(AL, Y, caches, loss)
 
