@@ -12,6 +12,7 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
+from ._validation import check_float_array
 from .errors import XpnetTypeError, XpnetValueError
 
 __all__ = [
@@ -52,6 +53,8 @@ class Activation:
         return dA * self.derivative(Z)
 
     def __call__(self, Z):
+        """g(Z), after checking that Z is a floating-point array (``forward`` skips the check)."""
+        check_float_array(Z, "Z")
         return self.forward(Z)
 
     def get_config(self) -> dict:

@@ -18,7 +18,8 @@ import math
 
 from array_api_compat import array_namespace
 
-from .errors import XpnetTypeError, XpnetValueError
+from ._validation import check_float_array
+from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
     "Loss",
@@ -75,6 +76,14 @@ class Loss:
         """
 
     def __call__(self, A, Y):
+        """J(A, Y), after checking both arrays and Y's domain (``cost`` skips the checks)."""
+        check_float_array(A, "A")
+        check_float_array(Y, "Y")
+        if tuple(A.shape) != tuple(Y.shape):
+            raise ShapeError(f"A and Y must have the same shape (n_out, m), got {tuple(A.shape)} and {tuple(Y.shape)}")
+        if A.ndim < 2 or 0 in tuple(A.shape):
+            raise ShapeError(f"A and Y must be non-empty (n_out, m) arrays, got shape {tuple(A.shape)}")
+        self.check_targets(Y, "Y")
         return self.cost(A, Y)
 
     def __repr__(self) -> str:
