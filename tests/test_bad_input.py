@@ -91,6 +91,8 @@ CASES = [
     ("`clip_norm=0`", _fit(clip_norm=0), xn.XpnetValueError, "clip_norm must be a finite number > 0, got 0"),
     ("`validation_split=1.5`", _fit(validation_split=1.5), xn.XpnetValueError,
      "validation_split must be a float in (0, 1), got 1.5"),
+    ("`verbose=\"yes\"`", _fit(verbose="yes"), xn.XpnetValueError,
+     "verbose must be a bool or an int >= 0 (print every N epochs), got 'yes'"),
     ("`Adam(beta1=1.0)`", lambda: xn.Adam(beta1=1.0), xn.XpnetValueError, "beta1 must be a float in [0, 1), got 1.0"),
     ("an unknown activation", lambda: xn.Dense(2, activation="swish"), xn.XpnetValueError,
      "unknown activation 'swish'; valid names are: sigmoid, tanh, relu, leaky_relu, linear, softmax"),

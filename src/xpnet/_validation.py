@@ -9,7 +9,7 @@ from array_api_compat import array_namespace
 
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
-__all__ = ["check_X", "check_Y", "check_finite", "check_epochs", "check_float_array"]
+__all__ = ["check_X", "check_Y", "check_finite", "check_epochs", "check_float_array", "check_verbose"]
 
 
 def check_X(X, n_x: int | None, name: str = "X") -> None:
@@ -57,6 +57,17 @@ def check_epochs(epochs) -> int:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise XpnetValueError(f"epochs must be a positive int, got {epochs!r}")
     return epochs
+
+
+def check_verbose(verbose) -> int:
+    """``verbose`` -> print every N epochs (True: 100; False/0/None: never)."""
+    if verbose is True:
+        return 100
+    if verbose is None or verbose is False:
+        return 0
+    if not isinstance(verbose, int) or verbose < 0:
+        raise XpnetValueError(f"verbose must be a bool or an int >= 0 (print every N epochs), got {verbose!r}")
+    return verbose
 
 
 def check_float_array(A, name: str):

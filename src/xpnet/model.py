@@ -14,7 +14,7 @@ import random
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._validation import check_finite, check_X, check_Y
+from ._validation import check_finite, check_verbose, check_X, check_Y
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
@@ -320,7 +320,7 @@ class Sequential:
                 "this optimizer already holds state (velocities/moments) from another model; "
                 "pass a new optimizer or call optimizer.reset() first"
             )
-        every = 100 if verbose is True else int(verbose or 0)
+        every = check_verbose(verbose)
         with self.backend.context():
             X = self._input(X)
             Y = self._target(Y, int(X.shape[1]), loss=loss)
