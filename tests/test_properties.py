@@ -86,30 +86,33 @@ def _calls(fn, finite=True):
     return out, True
 
 
-def _net(output="sigmoid", n_out=1, dtype="float64"):
+BACKENDS = st.sampled_from(["numpy", "array_api_strict"])
+
+
+def _net(output="sigmoid", n_out=1, dtype="float64", backend="numpy"):
     return xn.Sequential([xn.Dense(3, activation="relu"), xn.Dense(n_out, activation=output)],
-                         input_size=2, backend="numpy", dtype=dtype, seed=0)
+                         input_size=2, backend=backend, dtype=dtype, seed=0)
 
 
 @SETTINGS
 @given(X=user_arrays(good_shape=(2, 5)), Y=user_arrays(good_shape=(1, 5), good_values=zero_one),
-       dtype=st.sampled_from(["float32", "float64"]), lr=st.sampled_from([1e-3, 0.1, 10.0]))
-def test_fit_succeeds_or_raises_an_xpnet_error(X, Y, dtype, lr):
+       dtype=st.sampled_from(["float32", "float64"]), lr=st.sampled_from([1e-3, 0.1, 10.0]), backend=BACKENDS)
+def test_fit_succeeds_or_raises_an_xpnet_error(X, Y, dtype, lr, backend):
     (X, x_finite), (Y, y_finite) = X, Y
-    net = _net(dtype=dtype)
+    net = _net(dtype=dtype, backend=backend)
     hist, ok = _calls(lambda: net.fit(X, Y, epochs=2, learning_rate=lr, batch_size=3))
     if ok:
         assert x_finite and y_finite  # non-finite data never trains silently
         assert all(np.isfinite(c) for c in hist.costs)
-    assert all(np.isfinite(W).all() for W in net.parameters().values())
+    assert all(np.isfinite(xn.to_numpy(W)).all() for W in net.parameters().values())
 
 
 @SETTINGS
 @given(X=user_arrays(good_shape=(2, 4)), output=st.sampled_from(["sigmoid", "softmax", "linear", "tanh"]),
-       dtype=st.sampled_from(["float32", "float64"]))
-def test_predict_and_predict_proba_never_give_nan_for_finite_input(X, output, dtype):
+       dtype=st.sampled_from(["float32", "float64"]), backend=BACKENDS)
+def test_predict_and_predict_proba_never_give_nan_for_finite_input(X, output, dtype, backend):
     (X, finite) = X
-    net = _net(output, 3 if output == "softmax" else 1, dtype)
+    net = _net(output, 3 if output == "softmax" else 1, dtype, backend)
     for method in (net.predict, net.predict_proba):
         out, ok = _calls(lambda: method(X))
         if ok:
