@@ -23,6 +23,7 @@ from .backends import (
 from .backends._convert import to_numpy
 from .errors import (
     BackendUnavailableError,
+    DeviceOutOfMemoryError,
     NotFittedError,
     ShapeError,
     TrainingDivergedError,
@@ -87,4 +88,5 @@ __all__ = [
     "save",
     "load",
     "read_header",
+    "DeviceOutOfMemoryError",
 ]

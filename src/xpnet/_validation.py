@@ -7,9 +7,9 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from .errors import ShapeError, XpnetValueError
+from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
-__all__ = ["check_X", "check_Y", "check_finite", "check_epochs"]
+__all__ = ["check_X", "check_Y", "check_finite", "check_epochs", "check_float_array", "check_verbose"]
 
 
 def check_X(X, n_x: int | None, name: str = "X") -> None:
@@ -57,3 +57,35 @@ def check_epochs(epochs) -> int:
     if isinstance(epochs, bool) or not isinstance(epochs, int) or epochs < 1:
         raise XpnetValueError(f"epochs must be a positive int, got {epochs!r}")
     return epochs
+
+
+def check_verbose(verbose) -> int:
+    """``verbose`` -> print every N epochs (True: 100; False/0/None: never)."""
+    if verbose is True:
+        return 100
+    if verbose is None or verbose is False:
+        return 0
+    if not isinstance(verbose, int) or verbose < 0:
+        raise XpnetValueError(f"verbose must be a bool or an int >= 0 (print every N epochs), got {verbose!r}")
+    return verbose
+
+
+def check_float_array(A, name: str):
+    """``A`` must be a real floating-point array of an array-API library; returns its namespace.
+
+    The entry check of the directly callable activations and losses (``xn.activations.relu(Z)``);
+    the model's own hot path calls ``forward`` and ``cost``, which skip it.
+    """
+    try:
+        xp = array_namespace(A)
+    except TypeError:
+        raise XpnetTypeError(
+            f"{name} must be an array (NumPy, CuPy, array-api-strict), got {type(A).__name__}"
+        ) from None
+    try:
+        ok = xp.isdtype(A.dtype, "real floating")
+    except Exception:  # string/object dtypes are not array-API dtypes at all
+        ok = False
+    if not ok:
+        raise XpnetTypeError(f"{name} must be a float32 or float64 array, got dtype {A.dtype}")
+    return xp

@@ -12,7 +12,8 @@ from __future__ import annotations
 
 from array_api_compat import array_namespace
 
-from .errors import XpnetTypeError, XpnetValueError
+from ._validation import check_float_array
+from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
     "Activation",
@@ -52,6 +53,8 @@ class Activation:
         return dA * self.derivative(Z)
 
     def __call__(self, Z):
+        """g(Z), after checking that Z is a floating-point array (``forward`` skips the check)."""
+        check_float_array(Z, "Z")
         return self.forward(Z)
 
     def get_config(self) -> dict:
@@ -171,6 +174,14 @@ class Softmax(Activation):
         # Shifting by the column max leaves softmax unchanged and keeps exp() <= 1.
         E = xp.exp(Z - xp.max(Z, axis=0, keepdims=True))
         return E / xp.sum(E, axis=0, keepdims=True)
+
+    def __call__(self, Z):
+        check_float_array(Z, "Z")
+        if Z.ndim < 1 or Z.shape[0] == 0:
+            raise ShapeError(
+                f"softmax needs Z of shape (k, m) with k >= 1 classes in rows, got shape {tuple(Z.shape)}"
+            )
+        return self.forward(Z)
 
     def derivative(self, Z):
         raise XpnetTypeError("softmax is not element-wise: use backward(dA, Z, A) (a Jacobian-vector product)")

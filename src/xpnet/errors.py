@@ -16,6 +16,7 @@ __all__ = [
     "NotFittedError",
     "TrainingDivergedError",
     "ModelFileError",
+    "DeviceOutOfMemoryError",
 ]
 
 
@@ -49,3 +50,7 @@ class TrainingDivergedError(XpnetError, FloatingPointError):
 
 class ModelFileError(XpnetValueError):
     """A saved model or checkpoint cannot be used: missing, truncated, tampered or not an xpnet file."""
+
+
+class DeviceOutOfMemoryError(XpnetError, MemoryError):
+    """The device (GPU, or host RAM on the CPU) ran out of memory; use a smaller batch."""

@@ -18,7 +18,8 @@ import math
 
 from array_api_compat import array_namespace
 
-from .errors import XpnetTypeError, XpnetValueError
+from ._validation import check_float_array
+from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
     "Loss",
@@ -67,7 +68,22 @@ class Loss:
         """dJ/dZ for the fused pair: (A - Y) / m."""
         return (A - Y) / self.denominator(Y)
 
+    def check_targets(self, Y, name: str = "Y") -> None:
+        """Raise :class:`~xpnet.XpnetValueError` if ``Y`` lies outside this loss's domain.
+
+        Called by ``fit``, ``evaluate`` and ``gradients`` on the labels, once per call; the
+        base class accepts any finite values (regression).
+        """
+
     def __call__(self, A, Y):
+        """J(A, Y), after checking both arrays and Y's domain (``cost`` skips the checks)."""
+        check_float_array(A, "A")
+        check_float_array(Y, "Y")
+        if tuple(A.shape) != tuple(Y.shape):
+            raise ShapeError(f"A and Y must have the same shape (n_out, m), got {tuple(A.shape)} and {tuple(Y.shape)}")
+        if A.ndim < 2 or 0 in tuple(A.shape):
+            raise ShapeError(f"A and Y must be non-empty (n_out, m) arrays, got shape {tuple(A.shape)}")
+        self.check_targets(Y, "Y")
         return self.cost(A, Y)
 
     def __repr__(self) -> str:
@@ -79,6 +95,17 @@ class BinaryCrossentropy(Loss):
 
     name = "binary_crossentropy"
     fused_activation = "sigmoid"
+
+    def check_targets(self, Y, name="Y"):
+        # Y log A + (1 - Y) log(1 - A) is a cross-entropy only for Y in [0, 1]; outside it the
+        # cost has no minimum and training runs away. Soft labels (0.9) are allowed.
+        xp = array_namespace(Y)
+        low, high = float(xp.min(Y)), float(xp.max(Y))
+        if low < 0.0 or high > 1.0:
+            raise XpnetValueError(
+                f"binary_crossentropy needs {name} in [0, 1] (0/1 labels), got values from {low:g} to {high:g}; "
+                "map the two classes to 0 and 1 first (e.g. labels -1/+1 -> (y + 1) / 2)"
+            )
 
     def cost(self, A, Y):
         xp = array_namespace(A, Y)
@@ -105,6 +132,26 @@ class CategoricalCrossentropy(Loss):
     def denominator(self, Y) -> float:
         # Summed over classes (axis 0), averaged over examples (and time steps).
         return float(math.prod(Y.shape[1:]))
+
+    def check_targets(self, Y, name="Y"):
+        # One example per column: each column is a one-hot vector (or a probability vector).
+        xp = array_namespace(Y)
+        low = float(xp.min(Y))
+        if low < 0.0:
+            raise XpnetValueError(
+                f"categorical_crossentropy needs one-hot columns in {name} (k, m), got a negative value {low:g}; "
+                "one-hot encode the class indices first"
+            )
+        sums = xp.sum(Y, axis=0)
+        error = xp.abs(sums - 1.0)
+        tolerance = math.sqrt(float(xp.finfo(Y.dtype).eps))
+        worst = int(xp.argmax(error))
+        if float(error[worst]) > tolerance:
+            raise XpnetValueError(
+                f"categorical_crossentropy needs one-hot columns in {name} (k, m), each summing to 1, "
+                f"but column {worst} sums to {float(sums[worst]):g}; examples go in columns, classes in rows "
+                f"(pass {name}.T if it is (m, k))"
+            )
 
     def cost(self, A, Y):
         xp = array_namespace(A, Y)

@@ -14,7 +14,7 @@ import random
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._validation import check_finite, check_X, check_Y
+from ._validation import check_finite, check_verbose, check_X, check_Y
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
@@ -226,10 +226,12 @@ class Sequential:
         check_finite(X, name)
         return X
 
-    def _target(self, Y, m, name="Y"):
+    def _target(self, Y, m, name="Y", loss=None):
         Y = to_backend(Y, self.backend, self.dtype, name)
         check_Y(Y, self.n_out, m, name)
         check_finite(Y, name)
+        if loss is not None:
+            loss.check_targets(Y, name)
         return Y
 
     def _resolve_loss(self, loss):
@@ -341,10 +343,10 @@ class Sequential:
                 "this optimizer already holds state (velocities/moments) from another model; "
                 "pass a new optimizer or call optimizer.reset() first"
             )
-        every = 100 if verbose is True else int(verbose or 0)
+        every = check_verbose(verbose)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]))
+            Y = self._target(Y, int(X.shape[1]), loss=loss)
             validation = None
             if validation_split is not None:
                 X, Y, validation = self._split(X, Y, validation_split)
@@ -353,7 +355,7 @@ class Sequential:
                     raise XpnetValueError("give validation_data or validation_split, not both")
                 Xv, Yv = _pair(validation_data, "validation_data")
                 Xv = self._input(Xv, "X_val")
-                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val"))
+                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val", loss))
             self.loss, self.optimizer = loss, optimizer
             history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
@@ -409,7 +411,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            return self._evaluate_device(X, self._target(Y, int(X.shape[1])), loss)
+            return self._evaluate_device(X, self._target(Y, int(X.shape[1]), loss=loss), loss)
 
     def _evaluate_device(self, X, Y, loss) -> dict:
         AL, caches = self.forward(X)
@@ -428,7 +430,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]))
+            Y = self._target(Y, int(X.shape[1]), loss=loss)
             AL, caches = self.forward(X, training=True)
             return self.backward(AL, Y, caches, loss)
 

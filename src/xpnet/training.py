@@ -10,11 +10,12 @@ batch that is exactly the course's "cost after iteration i".
 from __future__ import annotations
 
 import math
+import warnings
 from dataclasses import dataclass, field
 
 from . import initializers as _initializers
 from ._validation import check_epochs
-from .errors import TrainingDivergedError, XpnetTypeError, XpnetValueError
+from .errors import DeviceOutOfMemoryError, TrainingDivergedError, XpnetTypeError, XpnetValueError
 
 __all__ = ["History", "train"]
 
@@ -151,34 +152,48 @@ def train(
         shuffling = shuffle and batch_size is not None and batch_size < m
         order = backend.asarray(rng.permutation(m)) if shuffling else None
         epoch_cost = None
-        # Updates are functional, so keeping references is a free snapshot for a rollback.
-        before = net.parameters(), dict(optimizer.state), optimizer.iterations
-        for cols in batch_slices(m, batch_size, order):
-            Xb, Yb = take_columns(xp, X, cols), take_columns(xp, Y, cols)
-            mb = int(Xb.shape[1])
-            AL, caches = net.forward(Xb, training=True)
-            cost = net._cost(AL, Yb, caches, loss)
-            grads = net.backward(AL, Yb, caches, loss)
-            del caches, AL  # free the activations before the update allocates new parameters
-            if l2:
-                penalty = l2_penalty(net, l2, mb)
-                cost = cost if penalty is None else cost + penalty
-                add_l2_gradients(net, grads, l2, mb)
-            if clip_norm is not None:
-                grads = clip_by_global_norm(xp, grads, clip_norm)
-            params = optimizer.update(net.parameters(), grads)
-            weighted = cost * (mb / m)
-            epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
-            # Lazy backends (dask) evaluate cost and parameters together here, once per step.
-            epoch_cost, params = backend.persist(epoch_cost, params)
-            net._assign(params)
-        value = float(epoch_cost)
-        if not math.isfinite(value):
-            net._assign(before[0])
-            optimizer.state, optimizer.iterations = before[1], before[2]
+        before = net.parameters()
+        # Updates build new arrays, so a shallow copy keeps the optimiser's pre-epoch state.
+        state_before, iterations_before = dict(optimizer.state), optimizer.iterations
+        try:
+            # Overflow/invalid-value warnings from a diverging step are not the user's signal:
+            # the non-finite check below is, and it restores the last finite parameters.
+            with warnings.catch_warnings():
+                warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
+                for cols in batch_slices(m, batch_size, order):
+                    Xb, Yb = take_columns(xp, X, cols), take_columns(xp, Y, cols)
+                    mb = int(Xb.shape[1])
+                    AL, caches = net.forward(Xb, training=True)
+                    cost = net._cost(AL, Yb, caches, loss)
+                    grads = net.backward(AL, Yb, caches, loss)
+                    del caches, AL  # free the activations before the update allocates new parameters
+                    if l2:
+                        penalty = l2_penalty(net, l2, mb)
+                        cost = cost if penalty is None else cost + penalty
+                        add_l2_gradients(net, grads, l2, mb)
+                    if clip_norm is not None:
+                        grads = clip_by_global_norm(xp, grads, clip_norm)
+                    params = optimizer.update(net.parameters(), grads)
+                    weighted = cost * (mb / m)
+                    epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
+                    # Lazy backends (dask) evaluate cost and parameters together here, once per step.
+                    epoch_cost, params = backend.persist(epoch_cost, params)
+                    net._assign(params)
+                value = float(epoch_cost)
+                finite_params = all_finite(xp, net.parameters())
+        except Exception as exc:
+            if not backend.is_out_of_memory(exc):
+                raise
+            net._assign(before)
+            optimizer.state, optimizer.iterations = state_before, iterations_before
+            raise out_of_memory_error(backend, epoch, batch_size, m) from exc
+        if not math.isfinite(value) or not finite_params:
+            net._assign(before)
+            optimizer.state, optimizer.iterations = state_before, iterations_before
+            what = f"the training cost became {value}" if not math.isfinite(value) else "a parameter became NaN or infinite"
             raise TrainingDivergedError(
-                f"the training cost became {value} at epoch {epoch}; the model and optimiser keep their state "
-                f"from before that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
+                f"{what} at epoch {epoch}; the model keeps the parameters from before "
+                f"that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
                 "gradient clipping (clip_norm=...) or standardised inputs"
             )
         logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
@@ -198,6 +213,29 @@ def train(
     for cb in callbacks:
         _call(cb, "on_train_end", {})
     return history
+
+
+_FP_WARNINGS = r"(overflow|invalid value|divide by zero) encountered"
+
+
+def all_finite(xp, params: dict) -> bool:
+    """Whether every parameter is finite (one host sync for all of them)."""
+    ok = None
+    for W in params.values():
+        flag = xp.all(xp.isfinite(W))
+        ok = flag if ok is None else xp.logical_and(ok, flag)
+    return True if ok is None else bool(ok)
+
+
+def out_of_memory_error(backend, epoch: int, batch_size, m: int) -> DeviceOutOfMemoryError:
+    """The error that replaces a device's out-of-memory exception during training."""
+    current = batch_size or m
+    batch = f"batch_size={batch_size}" if batch_size else f"the full batch (all {m} examples at once)"
+    return DeviceOutOfMemoryError(
+        f"{backend.describe()} ran out of memory at epoch {epoch} with {batch}; "
+        f"pass a smaller batch_size (e.g. batch_size={max(1, current // 2)}), fewer or narrower layers, "
+        "or dtype='float32'. The model keeps the parameters from before that epoch"
+    )
 
 
 def _call(cb, method, *args):

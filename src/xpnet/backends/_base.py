@@ -104,6 +104,10 @@ class Backend:
         """A context manager that makes this backend's device current (CPU: nothing)."""
         return contextlib.nullcontext()
 
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        """Whether ``exc`` means this backend's device ran out of memory (host: MemoryError)."""
+        return isinstance(exc, MemoryError)
+
     def describe(self) -> str:
         """A one-line, human-readable description (name, device)."""
         return self.name if self.device is None else f"{self.name} ({self.device})"

@@ -21,6 +21,15 @@ INSTALL_HINT = (
 )
 
 
+_OOM_STATUSES = (
+    "cudaErrorMemoryAllocation",
+    "CUBLAS_STATUS_ALLOC_FAILED",
+    "CUSOLVER_STATUS_ALLOC_FAILED",
+    "CUDNN_STATUS_ALLOC_FAILED",
+    "out of memory",
+)
+
+
 def _cupy_status() -> tuple[bool, str]:
     try:
         import cupy
@@ -100,6 +109,15 @@ class CupyBackend(Backend):
 
         with cupy.cuda.Device(self.device):
             cupy.cuda.get_current_stream().synchronize()
+
+    def is_out_of_memory(self, exc: BaseException) -> bool:
+        # cupy.cuda.memory.OutOfMemoryError derives from MemoryError. cuBLAS/cuSOLVER and the
+        # CUDA runtime report a failed allocation as their own error with a status name, so
+        # those are recognised by module and text; nothing here imports CuPy.
+        if isinstance(exc, MemoryError):
+            return True
+        module = type(exc).__module__ or ""
+        return module.startswith(("cupy", "cupy_backends")) and any(s in str(exc) for s in _OOM_STATUSES)
 
     def describe(self) -> str:
         try:
