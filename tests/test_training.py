@@ -394,17 +394,9 @@ def test_bad_regularisation_arguments(kwargs, pattern):
 # -- the course's claim on real data -----------------------------------------------------------------
 
 def _digits():
-    from sklearn.datasets import load_digits
+    from xpnet.data import load_digits
 
-    d = load_digits()
-    X = d.data.T.astype(np.float64)
-    Y = (np.arange(10)[:, None] == d.target[None, :]).astype(np.float64)
-    g = np.random.default_rng(0)
-    perm = g.permutation(X.shape[1])
-    X, Y = X[:, perm], Y[:, perm]
-    Xtr, Ytr, Xte, Yte = X[:, :1400], Y[:, :1400], X[:, 1400:], Y[:, 1400:]
-    mu, sd = Xtr.mean(axis=1, keepdims=True), Xtr.std(axis=1, keepdims=True) + 1e-8
-    return (Xtr - mu) / sd, Ytr, (Xte - mu) / sd, Yte
+    return tuple(load_digits(test_size=0.2, seed=0))
 
 
 def _epochs_to_reach(net, X, Y, Xte, Yte, target, max_epochs, **fit):
@@ -421,7 +413,6 @@ def _epochs_to_reach(net, X, Y, Xte, Yte, target, max_epochs, **fit):
 
 
 def test_minibatch_adam_reaches_full_batch_gd_accuracy_in_fewer_epochs():
-    pytest.importorskip("sklearn")
     X, Y, Xte, Yte = _digits()
 
     def net():

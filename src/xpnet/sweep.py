@@ -308,18 +308,11 @@ def sweep(
 
 
 def _digits():
-    """The 8x8 digits of scikit-learn, standardised, in course layout (X (64, m), one-hot Y (10, m))."""
-    try:
-        from sklearn.datasets import load_digits
-    except ImportError as exc:
-        raise XpnetValueError("--data digits needs scikit-learn: pip install scikit-learn") from exc
-    digits = load_digits()
-    xp = array_namespace(digits.data)
-    X = xp.asarray(digits.data.T, dtype=xp.float64)
-    X = (X - xp.mean(X, axis=1, keepdims=True)) / (xp.std(X, axis=1, keepdims=True) + 1e-8)
-    labels = xp.reshape(xp.asarray(digits.target), (1, -1))
-    Y = xp.astype(xp.reshape(xp.arange(10), (10, 1)) == labels, xp.float64)
-    return X, Y
+    """The embedded 8x8 digits, standardised, in course layout (X (64, m), one-hot Y (10, m))."""
+    from .data import load_digits
+
+    ds = load_digits(test_size=0.2, seed=0)
+    return ds.X_train, ds.Y_train
 
 
 def run_cli(args) -> int:
