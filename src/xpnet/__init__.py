@@ -31,6 +31,12 @@ from .errors import (
     XpnetValueError,
 )
 from .layers import Dense, Layer
+
+# Sequence models (issue 6): recurrent, convolutional, attention and plumbing layers.
+from .layers_attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
+from .layers_conv import Conv1D
+from .layers_recurrent import GRU, LSTM, SimpleRNN
+from .layers_sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
 from .model import History, Sequential
 from .optim import Adam, GradientDescent, Momentum, RMSprop
 
@@ -52,6 +58,17 @@ __all__ = [
     "History",
     "Dense",
     "Layer",
+    "SimpleRNN",
+    "LSTM",
+    "GRU",
+    "TimeDistributed",
+    "Conv1D",
+    "Embedding",
+    "GlobalAveragePooling1D",
+    "LayerNorm",
+    "PositionalEncoding",
+    "MultiHeadAttention",
+    "TransformerEncoderBlock",
     "GradientDescent",
     "Momentum",
     "RMSprop",
