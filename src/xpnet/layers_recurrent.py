@@ -271,13 +271,22 @@ class GRU(_Recurrent):
     regularized = ("Wu", "Wr", "Wc")
     _GATES = ("u", "r", "c")
 
+    def __init__(self, units: int, return_sequences: bool = False, init="xavier", update_bias: float = 0.0):
+        super().__init__(units, return_sequences, init)
+        if isinstance(update_bias, bool) or not isinstance(update_bias, (int, float)):
+            raise XpnetTypeError(f"update_bias must be a number, got {update_bias!r}")
+        self.update_bias = float(update_bias)
+
     def _initial(self, n_x, rng):
         n_a = self.units
         params = {}
         for g in self._GATES:
             params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
-            params["b" + g] = [[0.0]] * n_a
+            params["b" + g] = [[self.update_bias if g == "u" else 0.0]] * n_a
         return params
+
+    def get_config(self):
+        return {**super().get_config(), "update_bias": self.update_bias}
 
     def parameter_shapes(self):
         n_a, n_x = self.units, self.input_shape[0]

@@ -1,0 +1,85 @@
+"""Explicit-loop implementations: deliberately slow, written to read like the course's equations.
+
+They are the oracle the vectorized layers are tested against and the baseline of the
+benchmarks. NumPy only, float64, one example and one step at a time.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+# ======================================================================================
+# Sequence models (issue 6): SimpleRNN, LSTM, Conv1D forward propagation, loop by loop.
+# Inputs are (n_x, m, T); parameters are the layers' local names (Waa, Wax, ba, ...).
+# ======================================================================================
+
+
+def _sigmoid(z):
+    return 1.0 / (1.0 + np.exp(-z))
+
+
+def rnn_forward_loop(X, params, return_sequences=False):
+    """a_t = tanh(Waa a_{t-1} + Wax x_t + ba) for each example j and step t in turn."""
+    X = np.asarray(X, dtype=np.float64)
+    Waa, Wax, ba = (np.asarray(params[k], dtype=np.float64) for k in ("Waa", "Wax", "ba"))
+    n_x, m, T = X.shape
+    n_a = Waa.shape[0]
+    A = np.zeros((n_a, m, T))
+    for j in range(m):
+        a = np.zeros(n_a)
+        for t in range(T):
+            z = np.zeros(n_a)
+            for i in range(n_a):
+                z[i] = sum(Waa[i, k] * a[k] for k in range(n_a)) + sum(Wax[i, k] * X[k, j, t] for k in range(n_x)) + ba[i, 0]
+            a = np.tanh(z)
+            A[:, j, t] = a
+    return A if return_sequences else A[:, :, -1]
+
+
+def lstm_forward_loop(X, params, return_sequences=False):
+    """The course's LSTM cell, one example and one step at a time, on [a_{t-1}; x_t]."""
+    X = np.asarray(X, dtype=np.float64)
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    n_x, m, T = X.shape
+    n_a = P["Wf"].shape[0]
+    A = np.zeros((n_a, m, T))
+    for j in range(m):
+        a = np.zeros(n_a)
+        c = np.zeros(n_a)
+        for t in range(T):
+            concat = np.concatenate([a, X[:, j, t]])
+            f = _sigmoid(P["Wf"] @ concat + P["bf"][:, 0])
+            i = _sigmoid(P["Wi"] @ concat + P["bi"][:, 0])
+            cc = np.tanh(P["Wc"] @ concat + P["bc"][:, 0])
+            o = _sigmoid(P["Wo"] @ concat + P["bo"][:, 0])
+            c = f * c + i * cc
+            a = o * np.tanh(c)
+            A[:, j, t] = a
+    return A if return_sequences else A[:, :, -1]
+
+
+def conv1d_forward_loop(X, W, b, stride=1, padding="valid"):
+    """Z[f, j, t] = sum_{c, k} W[f, c, k] X_pad[c, j, t*stride + k] + b[f]: every term by hand."""
+    X = np.asarray(X, dtype=np.float64)
+    W = np.asarray(W, dtype=np.float64)
+    b = np.asarray(b, dtype=np.float64)
+    n_x, m, T = X.shape
+    F, _, K = W.shape
+    if padding == "valid":
+        T_out, left, right = (T - K) // stride + 1, 0, 0
+    else:
+        T_out = -(-T // stride)
+        pad = max((T_out - 1) * stride + K - T, 0)
+        left, right = pad // 2, pad - pad // 2
+    Xp = np.zeros((n_x, m, T + left + right))
+    Xp[:, :, left : left + T] = X
+    Z = np.zeros((F, m, T_out))
+    for f in range(F):
+        for j in range(m):
+            for t in range(T_out):
+                total = b[f, 0]
+                for c in range(n_x):
+                    for k in range(K):
+                        total += W[f, c, k] * Xp[c, j, t * stride + k]
+                Z[f, j, t] = total
+    return Z
