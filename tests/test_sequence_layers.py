@@ -321,3 +321,13 @@ def test_bad_layer_arguments():
         xn.Sequential([xn.Conv1D(2, 5)], input_size=(1, 3), backend="numpy")
     with pytest.raises(xn.ShapeError, match="d_model=4"):
         xn.Sequential([xn.MultiHeadAttention(4)], input_size=(3, 5), backend="numpy")
+
+
+@pytest.mark.parametrize("causal", [False, True])
+def test_attention_equals_the_loop_reference(backend, causal):
+    X = np.random.default_rng(0).normal(size=(4, 3, 5))
+    net = xn.Sequential([xn.MultiHeadAttention(4, heads=2, causal=causal)], input_size=(4, 5), backend=backend,
+                        dtype="float64", seed=2)
+    params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
+    expected = reference.attention_forward_loop(X, params, heads=2, causal=causal)
+    np.testing.assert_allclose(net.predict_proba(X), expected, rtol=1e-12, atol=1e-12)

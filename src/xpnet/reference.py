@@ -83,3 +83,33 @@ def conv1d_forward_loop(X, W, b, stride=1, padding="valid"):
                         total += W[f, c, k] * Xp[c, j, t * stride + k]
                 Z[f, j, t] = total
     return Z
+
+
+def attention_forward_loop(X, params, heads, causal=False):
+    """Multi-head self-attention, one example, head and query step at a time.
+
+    For query step t of head h: s_u = q_t . k_u / sqrt(d_head) over the steps u it may see
+    (u <= t when causal), weights = softmax(s), context_t = sum_u weights_u v_u; the heads'
+    contexts are stacked and mixed by Wo, bo.
+    """
+    X = np.asarray(X, dtype=np.float64)
+    P = {k: np.asarray(v, dtype=np.float64) for k, v in params.items()}
+    d, m, T = X.shape
+    dh = d // heads
+    out = np.zeros((d, m, T))
+    for j in range(m):
+        x = X[:, j, :]  # (d, T)
+        Q = P["Wq"] @ x + P["bq"]
+        K = P["Wk"] @ x + P["bk"]
+        V = P["Wv"] @ x + P["bv"]
+        ctx = np.zeros((d, T))
+        for h in range(heads):
+            rows = slice(h * dh, (h + 1) * dh)
+            for t in range(T):
+                visible = range(t + 1) if causal else range(T)
+                scores = np.array([Q[rows, t] @ K[rows, u] / np.sqrt(dh) for u in visible])
+                weights = np.exp(scores - scores.max())
+                weights /= weights.sum()
+                ctx[rows, t] = sum(w * V[rows, u] for w, u in zip(weights, visible))
+        out[:, j, :] = P["Wo"] @ ctx + P["bo"]
+    return out
