@@ -229,6 +229,14 @@ def test_layernorm_normalises_each_column():
     np.testing.assert_allclose(A.std(axis=0), 1.0, rtol=1e-4)
 
 
+def test_layernorm_first_on_plain_batches(backend):
+    g = np.random.default_rng(0)
+    X, Y = g.normal(size=(3, 4)), (g.random((1, 4)) > 0.5).astype(np.float64)
+    net = _net([xn.LayerNorm(), xn.Dense(1, activation="sigmoid")], backend, input_size=3)
+    check_gradients(net, X, Y)
+    assert net.predict_proba(X).shape == (1, 4)
+
+
 def test_embedding_looks_up_columns(backend):
     ids = np.array([[0, 2, 1], [3, 3, 0]])
     net = xn.Sequential([xn.Embedding(4, 2)], input_size=3, backend=backend, dtype="float64", seed=0)
@@ -331,3 +339,13 @@ def test_attention_equals_the_loop_reference(backend, causal):
     params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
     expected = reference.attention_forward_loop(X, params, heads=2, causal=causal)
     np.testing.assert_allclose(net.predict_proba(X), expected, rtol=1e-12, atol=1e-12)
+
+
+def test_float32_survives_every_layer(backend):
+    X = np.random.default_rng(0).normal(size=(3, 2, T))
+    for case, make in CASES.items():
+        net = xn.Sequential(make(), input_size=(3, T), backend=backend, dtype="float32", seed=1)
+        Y = _targets(net, 2)
+        assert net.predict_proba(X).dtype == np.float32, case
+        for name, g in net.gradients(X, Y).items():
+            assert g.dtype == backend.dtype("float32"), (case, name)

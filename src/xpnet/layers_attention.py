@@ -46,6 +46,7 @@ class LayerNorm(SequenceInput, Layer):
     """
 
     has_parameters = True
+    accepts_2d = True
 
     def __init__(self, eps: float = 1e-5):
         super().__init__()

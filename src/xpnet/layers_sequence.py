@@ -53,10 +53,15 @@ class SequenceInput:
 
     #: Axis of the network input that holds the m examples.
     examples_axis = 1
+    #: Whether the layer also takes plain (n_x, m) batches (LayerNorm does).
+    accepts_2d = False
 
     def prepare_input(self, X, *, backend, dtype, name="X"):
         """Move X to the backend, check it is (n_x, m, T) and finite; return X and its (n_x, T)."""
         X = to_backend(X, backend, dtype, name)
+        if self.accepts_2d and X.ndim == 2 and 0 not in tuple(X.shape):
+            check_finite(X, name)
+            return X, (int(X.shape[0]),)
         if X.ndim != 3:
             raise ShapeError(
                 f"{name} must be 3-D (n_x, m, T) (features, examples, time steps) for a "
