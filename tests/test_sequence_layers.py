@@ -349,3 +349,25 @@ def test_float32_survives_every_layer(backend):
         assert net.predict_proba(X).dtype == np.float32, case
         for name, g in net.gradients(X, Y).items():
             assert g.dtype == backend.dtype("float32"), (case, name)
+
+
+@pytest.mark.parametrize("cell,loop", [("SimpleRNN", reference.rnn_backward_loop),
+                                       ("LSTM", reference.lstm_backward_loop)])
+@pytest.mark.parametrize("return_sequences", [True, False])
+def test_bptt_equals_the_loop_reference(backend, cell, loop, return_sequences):
+    """The vectorized backward pass (dX and every dW, db) == the per-example, per-step loop."""
+    g = np.random.default_rng(0)
+    X = g.normal(size=(3, 4, 5))
+    layer = getattr(xn, cell)(3, return_sequences=return_sequences)
+    net = xn.Sequential([layer], input_size=(3, 5), backend=backend, dtype="float64", seed=2)
+    dA_host = g.normal(size=(3, 4, 5) if return_sequences else (3, 4))
+    with backend.context():
+        Xd = backend.asarray(X, "float64")
+        A, cache = layer.forward(Xd, training=True)
+        dX, grads = layer.backward(backend.asarray(dA_host, "float64"), cache)
+    params = {k: xn.to_numpy(v) for k, v in layer.params.items()}
+    dX_ref, grads_ref = loop(X, params, dA_host, return_sequences)
+    np.testing.assert_allclose(xn.to_numpy(dX), dX_ref, rtol=1e-10, atol=1e-12)
+    assert set(grads) == set(grads_ref)
+    for k in grads:
+        np.testing.assert_allclose(xn.to_numpy(grads[k]), grads_ref[k], rtol=1e-10, atol=1e-12, err_msg=k)
