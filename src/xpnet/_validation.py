@@ -9,7 +9,16 @@ from array_api_compat import array_namespace
 
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
-__all__ = ["check_X", "check_Y", "check_finite", "check_epochs", "check_float_array", "check_verbose"]
+__all__ = [
+    "check_X",
+    "check_Y",
+    "check_Y_sequence",
+    "check_example_shape",
+    "check_finite",
+    "check_epochs",
+    "check_float_array",
+    "check_verbose",
+]
 
 
 def check_X(X, n_x: int | None, name: str = "X") -> None:
@@ -44,6 +53,25 @@ def check_Y(Y, n_out: int, m: int, name: str = "Y") -> None:
         )
     if Y.shape[1] != m:
         raise ShapeError(f"X has m = {m} examples (columns) but {name} has {Y.shape[1]}; they must match")
+
+
+def check_Y_sequence(Y, out_shape, m: int, name: str = "Y") -> None:
+    """Y must be (n_out, m, T...) for a network whose per-example output shape is (n_out, T...)."""
+    expected = (out_shape[0], m, *out_shape[1:])
+    if tuple(Y.shape) != tuple(expected):
+        raise ShapeError(
+            f"{name} must have shape (n_out, m, T) = {expected} to match the network's output, "
+            f"got {tuple(Y.shape)}"
+        )
+
+
+def check_example_shape(got, expected, name: str = "X") -> None:
+    """The per-example shape of X (the examples axis left out) must be what the network was built for."""
+    if expected is not None and tuple(got) != tuple(expected):
+        raise ShapeError(
+            f"{name} has per-example shape {tuple(got)} (examples axis left out) but the network was "
+            f"built for {tuple(expected)}"
+        )
 
 
 def check_finite(A, name: str) -> None:

@@ -142,7 +142,8 @@ class CategoricalCrossentropy(Loss):
                 f"categorical_crossentropy needs one-hot columns in {name} (k, m), got a negative value {low:g}; "
                 "one-hot encode the class indices first"
             )
-        sums = xp.sum(Y, axis=0)
+        # Flattened, so (k, m) and per-step (k, m, T) targets are checked alike.
+        sums = xp.reshape(xp.sum(Y, axis=0), (-1,))
         error = xp.abs(sums - 1.0)
         tolerance = math.sqrt(float(xp.finfo(Y.dtype).eps))
         worst = int(xp.argmax(error))

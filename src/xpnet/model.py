@@ -14,7 +14,7 @@ import random
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
-from ._validation import check_finite, check_verbose, check_X, check_Y
+from ._validation import check_example_shape, check_finite, check_verbose, check_X, check_Y, check_Y_sequence
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
@@ -218,6 +218,15 @@ class Sequential:
 
     # -- user data -------------------------------------------------------------------------
     def _input(self, X, name="X"):
+        # A first layer with its own input rules (Embedding's integer ids, a sequence layer's
+        # (n_x, m, T)) converts and checks X itself; plain (n_x, m) data keeps the rules below.
+        prepare = getattr(self.layers[0], "prepare_input", None)
+        if prepare is not None:
+            X, shape = prepare(X, backend=self.backend, dtype=self.dtype, name=name)
+            if not self.built:
+                self.build(shape)
+            check_example_shape(shape, self.layers[0].input_shape, name)
+            return X
         X = to_backend(X, self.backend, self.dtype, name)
         if not self.built:
             check_X(X, None, name)
@@ -226,9 +235,21 @@ class Sequential:
         check_finite(X, name)
         return X
 
+    @property
+    def _examples_axis(self) -> int:
+        """The axis of X that holds the m examples: 1 for (n_x, m[, T]), 0 for token ids (m, T)."""
+        return getattr(self.layers[0], "examples_axis", 1)
+
+    def _m(self, X) -> int:
+        return int(X.shape[self._examples_axis])
+
     def _target(self, Y, m, name="Y", loss=None):
         Y = to_backend(Y, self.backend, self.dtype, name)
-        check_Y(Y, self.n_out, m, name)
+        out = self.layers[-1].output_shape if self.built else None
+        if out is not None and len(out) > 1:
+            check_Y_sequence(Y, out, m, name)
+        else:
+            check_Y(Y, self.n_out, m, name)
         check_finite(Y, name)
         if loss is not None:
             loss.check_targets(Y, name)
@@ -346,7 +367,7 @@ class Sequential:
         every = check_verbose(verbose)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]), loss=loss)
+            Y = self._target(Y, self._m(X), loss=loss)
             validation = None
             if validation_split is not None:
                 X, Y, validation = self._split(X, Y, validation_split)
@@ -355,7 +376,7 @@ class Sequential:
                     raise XpnetValueError("give validation_data or validation_split, not both")
                 Xv, Yv = _pair(validation_data, "validation_data")
                 Xv = self._input(Xv, "X_val")
-                validation = (Xv, self._target(Yv, int(Xv.shape[1]), "Y_val", loss))
+                validation = (Xv, self._target(Yv, self._m(Xv), "Y_val", loss))
             self.loss, self.optimizer = loss, optimizer
             history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
@@ -369,14 +390,16 @@ class Sequential:
     def _split(self, X, Y, fraction):
         if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
             raise XpnetValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
-        m = int(X.shape[1])
+        m = self._m(X)
         n_val = int(round(m * fraction))
         if n_val < 1 or n_val >= m:
             raise XpnetValueError(
                 f"validation_split={fraction} leaves {m - n_val} training and {n_val} validation examples of {m}"
             )
         cut = m - n_val
-        return X[:, :cut], Y[:, :cut], (X[:, cut:], Y[:, cut:])
+        if self._examples_axis == 0:
+            return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
+        return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
 
     # -- inference ---------------------------------------------------------------------------
     def predict_proba(self, X):
@@ -402,7 +425,7 @@ class Sequential:
         if name == "sigmoid":
             return xp.astype(AL > 0.5, xp.int64)
         if name == "softmax":
-            return xp.reshape(xp.argmax(AL, axis=0), (1, -1))
+            return xp.argmax(AL, axis=0, keepdims=True)  # (1, m), or (1, m, T) for sequences
         return AL
 
     def evaluate(self, X, Y, loss=None) -> dict:
@@ -411,7 +434,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            return self._evaluate_device(X, self._target(Y, int(X.shape[1]), loss=loss), loss)
+            return self._evaluate_device(X, self._target(Y, self._m(X), loss=loss), loss)
 
     def _evaluate_device(self, X, Y, loss) -> dict:
         AL, caches = self.forward(X)
@@ -430,7 +453,7 @@ class Sequential:
         loss = self._resolve_loss(loss)
         with self.backend.context():
             X = self._input(X)
-            Y = self._target(Y, int(X.shape[1]), loss=loss)
+            Y = self._target(Y, self._m(X), loss=loss)
             AL, caches = self.forward(X, training=True)
             return self.backward(AL, Y, caches, loss)
 

@@ -78,12 +78,13 @@ def batch_slices(m: int, batch_size, order):
     return [order[a:b] for a, b in bounds]
 
 
-def take_columns(xp, A, cols):
+def take_columns(xp, A, cols, axis=1):
+    """The examples ``cols`` of A along ``axis`` (1 for (n, m[, T]); 0 for token ids (m, T))."""
     if cols is None:
         return A
     if isinstance(cols, slice):
-        return A[:, cols]
-    return xp.take(A, cols, axis=1)
+        return A[cols, ...] if axis == 0 else A[:, cols, ...]
+    return xp.take(A, cols, axis=axis)
 
 
 def l2_penalty(net, l2: float, m: int):
@@ -135,7 +136,8 @@ def train(
 ) -> History:
     """Run the training loop on device arrays ``X``, ``Y`` (already validated)."""
     epochs = check_epochs(epochs)
-    m = int(X.shape[1])
+    m = int(Y.shape[1])  # Y always holds the examples on axis 1; X on net._examples_axis
+    x_axis = getattr(net, "_examples_axis", 1)
     batch_size = check_batch_size(batch_size, m)
     l2 = _non_negative("l2", l2)
     clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
@@ -161,8 +163,8 @@ def train(
             with warnings.catch_warnings():
                 warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
                 for cols in batch_slices(m, batch_size, order):
-                    Xb, Yb = take_columns(xp, X, cols), take_columns(xp, Y, cols)
-                    mb = int(Xb.shape[1])
+                    Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
+                    mb = int(Yb.shape[1])
                     AL, caches = net.forward(Xb, training=True)
                     cost = net._cost(AL, Yb, caches, loss)
                     grads = net.backward(AL, Yb, caches, loss)

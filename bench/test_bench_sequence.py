@@ -1,0 +1,126 @@
+"""Benchmarks of the sequence layers: explicit loops vs vectorized (NumPy) vs CuPy.
+
+Run:   pytest bench/test_bench_sequence.py --benchmark-group-by=group
+Smoke: pytest bench/test_bench_sequence.py --benchmark-disable   (each case once, seconds)
+
+Groups: ``lstm-forward`` and ``attention-forward`` compare the loop reference
+(``xpnet.reference``) with the vectorized layer on each backend; ``*-train-step`` time one
+forward + backward propagation of the vectorized layer (the loop reference has no
+backward). GPU timings synchronise the device before the timer stops, and a warm-up call
+runs first (kernel compilation, memory pool). Without a GPU the cupy cases are SKIPPED
+with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpnet as xn
+from xpnet import reference
+
+# Small enough that the loop reference finishes in about a second; large enough that the
+# vectorized layers' per-call overhead does not dominate.
+N_X, N_A, M, T = 16, 32, 32, 20
+D_MODEL, HEADS = 32, 4
+
+BACKENDS = [
+    pytest.param("numpy", id="numpy"),
+    pytest.param("cupy", id="cupy", marks=pytest.mark.gpu),
+]
+
+
+def _backend(name):
+    backend = xn.get_backend(name) if name in xn.available_backends() else None
+    if backend is None:
+        pytest.skip("no CUDA device available" if name == "cupy" else f"backend {name} not available")
+    return backend
+
+
+def _data(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _timed(benchmark, backend, fn):
+    def run():
+        out = fn()
+        backend.synchronize()
+        return out
+
+    run()  # warm-up: kernels, memory pool
+    return benchmark(run)
+
+
+def _lstm_net(backend):
+    return xn.Sequential([xn.LSTM(N_A, return_sequences=True)], input_size=(N_X, T), backend=backend,
+                         dtype="float32", seed=0)
+
+
+def _attention_net(backend):
+    return xn.Sequential([xn.MultiHeadAttention(D_MODEL, heads=HEADS)], input_size=(D_MODEL, T), backend=backend,
+                         dtype="float32", seed=0)
+
+
+@pytest.mark.benchmark(group="lstm-forward")
+def test_lstm_forward_loop_reference(benchmark):
+    net = _lstm_net("numpy")
+    params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
+    X = _data((N_X, M, T))
+    benchmark.pedantic(reference.lstm_forward_loop, args=(X, params, True), rounds=1, iterations=1)
+
+
+@pytest.mark.benchmark(group="lstm-forward")
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_lstm_forward_vectorized(benchmark, backend_name):
+    backend = _backend(backend_name)
+    net = _lstm_net(backend)
+    X = backend.asarray(_data((N_X, M, T)), "float32")
+    _timed(benchmark, backend, lambda: net.forward(X)[0])
+
+
+@pytest.mark.benchmark(group="lstm-train-step")
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_lstm_forward_backward_vectorized(benchmark, backend_name):
+    backend = _backend(backend_name)
+    layer = _lstm_net(backend).layers[0]
+    X = backend.asarray(_data((N_X, M, T)), "float32")
+    dA = backend.asarray(_data((N_A, M, T), seed=1), "float32")
+
+    def step():
+        A, cache = layer.forward(X, training=True)
+        return layer.backward(dA, cache)
+
+    _timed(benchmark, backend, step)
+
+
+@pytest.mark.benchmark(group="attention-forward")
+def test_attention_forward_loop_reference(benchmark):
+    net = _attention_net("numpy")
+    params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
+    X = _data((D_MODEL, M, T))
+    benchmark.pedantic(reference.attention_forward_loop, args=(X, params, HEADS), kwargs={"causal": True},
+                       rounds=1, iterations=1)
+
+
+@pytest.mark.benchmark(group="attention-forward")
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_attention_forward_vectorized(benchmark, backend_name):
+    backend = _backend(backend_name)
+    net = _attention_net(backend)
+    X = backend.asarray(_data((D_MODEL, M, T)), "float32")
+    _timed(benchmark, backend, lambda: net.forward(X)[0])
+
+
+@pytest.mark.benchmark(group="attention-train-step")
+@pytest.mark.parametrize("backend_name", BACKENDS)
+def test_attention_forward_backward_vectorized(benchmark, backend_name):
+    backend = _backend(backend_name)
+    layer = _attention_net(backend).layers[0]
+    X = backend.asarray(_data((D_MODEL, M, T)), "float32")
+    dA = backend.asarray(_data((D_MODEL, M, T), seed=1), "float32")
+
+    def step():
+        A, cache = layer.forward(X, training=True)
+        return layer.backward(dA, cache)
+
+    _timed(benchmark, backend, step)

@@ -1,0 +1,368 @@
+"""Recurrent layers: SimpleRNN, LSTM and GRU, with backpropagation through time.
+
+Input ``(n_x, m, T)``; hidden state ``(n_a, m)``. With ``return_sequences=True`` the output
+is every state ``(n_a, m, T)``, else the last state ``(n_a, m)``. The time loop is
+inherent (a_t needs a_{t-1}), but everything inside it is vectorized over the m examples,
+and the input half of every product (W_x x_t for all t) is done in one matrix product
+before the loop; the weight gradients of that half likewise after the backward loop.
+Initial states are zeros.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+from array_api_compat import array_namespace
+
+from . import activations as _activations
+from . import initializers as _initializers
+from .errors import XpnetTypeError
+from .layers import Layer, register_layer
+from .layers_sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
+
+__all__ = ["SimpleRNN", "LSTM", "GRU"]
+
+_sigmoid = _activations.Sigmoid().forward
+
+
+def _column(xp, b):
+    """A bias (n, 1) shaped to broadcast over (n, m, T)."""
+    return xp.reshape(b, (b.shape[0], 1, 1))
+
+
+def _step_grad(dA, t, T, return_sequences):
+    """The part of dJ/da_t that comes from the layer's output (not from step t+1)."""
+    if return_sequences:
+        return dA[:, :, t]
+    return dA if t == T - 1 else None
+
+
+class _Recurrent(SequenceInput, Layer):
+    has_parameters = True
+
+    def __init__(self, units: int, return_sequences: bool = False, init="xavier"):
+        super().__init__()
+        self.units = positive_int(units, f"{type(self).__name__} units")
+        if not isinstance(return_sequences, bool):
+            raise XpnetTypeError(f"return_sequences must be True or False, got {return_sequences!r}")
+        self.return_sequences = return_sequences
+        self.init_name = init
+        self.init = _initializers.get(init)
+
+    def build(self, input_shape, *, backend, dtype, rng):
+        n_x, T = require_sequence_shape(input_shape, type(self).__name__)
+        self.input_shape = (n_x, T)
+        self.output_shape = (self.units, T) if self.return_sequences else (self.units,)
+        self.params = {name: backend.asarray(value, dtype) for name, value in self._initial(n_x, rng).items()}
+        return self.output_shape
+
+    def _output(self, xp, states):
+        return xp.stack(states, axis=2) if self.return_sequences else states[-1]
+
+    def get_config(self):
+        init_name = _initializers.name_of(self.init_name)
+        if init_name is None:
+            raise XpnetTypeError(f"a {type(self).__name__} with a custom init callable cannot be serialised")
+        return {"units": self.units, "return_sequences": self.return_sequences, "init": init_name}
+
+
+class RNNCache(NamedTuple):
+    X: object
+    A: object  # every state a_1..a_T, (n_a, m, T)
+
+
+@register_layer
+class SimpleRNN(_Recurrent):
+    """The basic RNN cell: a_t = tanh(Waa a_{t-1} + Wax x_t + ba).
+
+    Parameters: ``Waa (n_a, n_a)``, ``Wax (n_a, n_x)``, ``ba (n_a, 1)``.
+    Shapes: ``(n_x, m, T) -> (n_a, m, T)`` (return_sequences) or ``(n_a, m)``.
+    """
+
+    regularized = ("Waa", "Wax")
+
+    def _initial(self, n_x, rng):
+        n_a = self.units
+        return {
+            "Waa": self.init((n_a, n_a), n_a, rng),
+            "Wax": self.init((n_a, n_x), n_x, rng),
+            "ba": [[0.0]] * n_a,
+        }
+
+    def parameter_shapes(self):
+        n_a, n_x = self.units, self.input_shape[0]
+        return {"Waa": (n_a, n_a), "Wax": (n_a, n_x), "ba": (n_a, 1)}
+
+    def forward(self, A_prev, training=False):
+        xp = array_namespace(A_prev)
+        Waa, Wax, ba = self.params["Waa"], self.params["Wax"], self.params["ba"]
+        XZ = seq_matmul(Wax, A_prev) + _column(xp, ba)
+        a = xp.zeros_like(XZ[:, :, 0])
+        states = []
+        for t in range(A_prev.shape[2]):
+            a = xp.tanh(Waa @ a + XZ[:, :, t])
+            states.append(a)
+        A = xp.stack(states, axis=2)
+        return (A if self.return_sequences else states[-1]), RNNCache(A_prev, A)
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        xp = array_namespace(dA)
+        Waa, Wax = self.params["Waa"], self.params["Wax"]
+        A = cache.A
+        T = A.shape[2]
+        da_next = xp.zeros_like(A[:, :, 0])
+        dWaa = xp.zeros_like(Waa)
+        dZs = [None] * T
+        for t in range(T - 1, -1, -1):
+            da = da_next
+            g = _step_grad(dA, t, T, self.return_sequences)
+            if g is not None:
+                da = da + g
+            a_t = A[:, :, t]
+            dz = da * (1.0 - a_t * a_t)
+            if t > 0:
+                dWaa = dWaa + dz @ A[:, :, t - 1].T
+            dZs[t] = dz
+            da_next = Waa.T @ dz
+        dZ = xp.stack(dZs, axis=2)
+        grads = {
+            "Waa": dWaa,
+            "Wax": flat(dZ) @ flat(cache.X).T,
+            "ba": xp.sum(flat(dZ), axis=1, keepdims=True),
+        }
+        return (seq_matmul(Wax.T, dZ) if need_dA_prev else None), grads
+
+
+class LSTMCache(NamedTuple):
+    X: object
+    G: object  # gates f, i, c~, o stacked on axis 0: (4 n_a, m, T)
+    C: object  # memory cells c_t (n_a, m, T)
+    TC: object  # tanh(c_t)
+    A: object  # states a_t
+
+
+@register_layer
+class LSTM(_Recurrent):
+    """Long short-term memory (the course's form), gates acting on [a_{t-1}; x_t].
+
+    f, i, o = sigmoid(W_{f,i,o} [a_{t-1}; x_t] + b_{f,i,o}), c~ = tanh(Wc [a_{t-1}; x_t] + bc),
+    c_t = f * c_{t-1} + i * c~, a_t = o * tanh(c_t).
+
+    Parameters: ``Wf, Wi, Wc, Wo (n_a, n_a + n_x)`` and ``bf, bi, bc, bo (n_a, 1)``.
+    ``forget_bias`` (default 1.0) is bf's initial value: the forget gate starts open, so
+    memory (and the gradient) survives many steps from the first update (Jozefowicz et al.
+    2015); 0.0 gives the course's all-zero biases.
+    """
+
+    regularized = ("Wf", "Wi", "Wc", "Wo")
+    _GATES = ("f", "i", "c", "o")
+
+    def __init__(self, units: int, return_sequences: bool = False, init="xavier", forget_bias: float = 1.0):
+        super().__init__(units, return_sequences, init)
+        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
+            raise XpnetTypeError(f"forget_bias must be a number, got {forget_bias!r}")
+        self.forget_bias = float(forget_bias)
+
+    def _initial(self, n_x, rng):
+        n_a = self.units
+        params = {}
+        for g in self._GATES:
+            params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
+            params["b" + g] = [[self.forget_bias if g == "f" else 0.0]] * n_a
+        return params
+
+    def parameter_shapes(self):
+        n_a, n_x = self.units, self.input_shape[0]
+        shapes = {}
+        for g in self._GATES:
+            shapes["W" + g] = (n_a, n_a + n_x)
+            shapes["b" + g] = (n_a, 1)
+        return shapes
+
+    def _stacked(self, xp):
+        W = xp.concat([self.params["W" + g] for g in self._GATES], axis=0)  # (4 n_a, n_a + n_x)
+        b = xp.concat([self.params["b" + g] for g in self._GATES], axis=0)
+        return W[:, : self.units], W[:, self.units :], b
+
+    def forward(self, A_prev, training=False):
+        xp = array_namespace(A_prev)
+        n = self.units
+        Wa, Wx, b = self._stacked(xp)
+        XZ = seq_matmul(Wx, A_prev) + _column(xp, b)
+        a = xp.zeros_like(XZ[:n, :, 0])
+        c = a
+        gates, cells, tcells, states = [], [], [], []
+        for t in range(A_prev.shape[2]):
+            Z = Wa @ a + XZ[:, :, t]
+            f = _sigmoid(Z[:n, ...])
+            i = _sigmoid(Z[n : 2 * n, ...])
+            cc = xp.tanh(Z[2 * n : 3 * n, ...])
+            o = _sigmoid(Z[3 * n :, ...])
+            c = f * c + i * cc
+            tc = xp.tanh(c)
+            a = o * tc
+            gates.append(xp.concat([f, i, cc, o], axis=0))
+            cells.append(c)
+            tcells.append(tc)
+            states.append(a)
+        cache = LSTMCache(
+            A_prev, xp.stack(gates, axis=2), xp.stack(cells, axis=2), xp.stack(tcells, axis=2), xp.stack(states, axis=2)
+        )
+        return self._output(xp, states), cache
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        xp = array_namespace(dA)
+        n = self.units
+        Wa, Wx, _ = self._stacked(xp)
+        G, C, TC, A = cache.G, cache.C, cache.TC, cache.A
+        T = A.shape[2]
+        zeros = xp.zeros_like(A[:, :, 0])
+        da_next, dc_next = zeros, zeros
+        dWa = xp.zeros_like(Wa)
+        dZs = [None] * T
+        for t in range(T - 1, -1, -1):
+            da = da_next
+            g = _step_grad(dA, t, T, self.return_sequences)
+            if g is not None:
+                da = da + g
+            f, i, cc, o = G[:n, :, t], G[n : 2 * n, :, t], G[2 * n : 3 * n, :, t], G[3 * n :, :, t]
+            tc = TC[:, :, t]
+            c_prev = C[:, :, t - 1] if t > 0 else zeros
+            do = da * tc
+            dc = dc_next + da * o * (1.0 - tc * tc)
+            df, di, dcc = dc * c_prev, dc * cc, dc * i
+            dc_next = dc * f
+            dZ = xp.concat([df * f * (1.0 - f), di * i * (1.0 - i), dcc * (1.0 - cc * cc), do * o * (1.0 - o)], axis=0)
+            if t > 0:
+                dWa = dWa + dZ @ A[:, :, t - 1].T
+            dZs[t] = dZ
+            da_next = Wa.T @ dZ
+        dZ = xp.stack(dZs, axis=2)  # (4 n_a, m, T)
+        dW = xp.concat([dWa, flat(dZ) @ flat(cache.X).T], axis=1)
+        db = xp.sum(flat(dZ), axis=1, keepdims=True)
+        grads = {}
+        for k, gname in enumerate(self._GATES):
+            grads["W" + gname] = dW[k * n : (k + 1) * n, :]
+            grads["b" + gname] = db[k * n : (k + 1) * n, :]
+        return (seq_matmul(Wx.T, dZ) if need_dA_prev else None), grads
+
+    def get_config(self):
+        return {**super().get_config(), "forget_bias": self.forget_bias}
+
+
+class GRUCache(NamedTuple):
+    X: object
+    GU: object  # update gate Gu (n_a, m, T)
+    GR: object  # relevance gate Gr
+    CC: object  # candidate c~
+    C: object  # states c_t
+
+
+@register_layer
+class GRU(_Recurrent):
+    """Gated recurrent unit (the course's full form).
+
+    Gu = sigmoid(Wu [c_{t-1}; x_t] + bu), Gr = sigmoid(Wr [c_{t-1}; x_t] + br),
+    c~ = tanh(Wc [Gr * c_{t-1}; x_t] + bc), c_t = Gu * c~ + (1 - Gu) * c_{t-1}; a_t = c_t.
+
+    Parameters: ``Wu, Wr, Wc (n_a, n_a + n_x)`` and ``bu, br, bc (n_a, 1)``.
+    """
+
+    regularized = ("Wu", "Wr", "Wc")
+    _GATES = ("u", "r", "c")
+
+    def __init__(self, units: int, return_sequences: bool = False, init="xavier", update_bias: float = 0.0):
+        super().__init__(units, return_sequences, init)
+        if isinstance(update_bias, bool) or not isinstance(update_bias, (int, float)):
+            raise XpnetTypeError(f"update_bias must be a number, got {update_bias!r}")
+        self.update_bias = float(update_bias)
+
+    def _initial(self, n_x, rng):
+        n_a = self.units
+        params = {}
+        for g in self._GATES:
+            params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
+            params["b" + g] = [[self.update_bias if g == "u" else 0.0]] * n_a
+        return params
+
+    def get_config(self):
+        return {**super().get_config(), "update_bias": self.update_bias}
+
+    def parameter_shapes(self):
+        n_a, n_x = self.units, self.input_shape[0]
+        shapes = {}
+        for g in self._GATES:
+            shapes["W" + g] = (n_a, n_a + n_x)
+            shapes["b" + g] = (n_a, 1)
+        return shapes
+
+    def _split(self, xp):
+        n = self.units
+        Wur = xp.concat([self.params["Wu"], self.params["Wr"]], axis=0)  # (2 n_a, n_a + n_x)
+        bur = xp.concat([self.params["bu"], self.params["br"]], axis=0)
+        Wc = self.params["Wc"]
+        return Wur[:, :n], Wur[:, n:], bur, Wc[:, :n], Wc[:, n:], self.params["bc"]
+
+    def forward(self, A_prev, training=False):
+        xp = array_namespace(A_prev)
+        n = self.units
+        Wur_a, Wur_x, bur, Wc_a, Wc_x, bc = self._split(xp)
+        XUR = seq_matmul(Wur_x, A_prev) + _column(xp, bur)
+        XC = seq_matmul(Wc_x, A_prev) + _column(xp, bc)
+        c = xp.zeros_like(XC[:, :, 0])
+        us, rs, ccs, states = [], [], [], []
+        for t in range(A_prev.shape[2]):
+            G = _sigmoid(Wur_a @ c + XUR[:, :, t])
+            gu, gr = G[:n, ...], G[n:, ...]
+            cc = xp.tanh(Wc_a @ (gr * c) + XC[:, :, t])
+            c = gu * cc + (1.0 - gu) * c
+            us.append(gu)
+            rs.append(gr)
+            ccs.append(cc)
+            states.append(c)
+        stack = lambda s: xp.stack(s, axis=2)  # noqa: E731
+        return self._output(xp, states), GRUCache(A_prev, stack(us), stack(rs), stack(ccs), stack(states))
+
+    def backward(self, dA, cache, need_dA_prev=True):
+        xp = array_namespace(dA)
+        Wur_a, Wur_x, _, Wc_a, Wc_x, _ = self._split(xp)
+        C = cache.C
+        T = C.shape[2]
+        zeros = xp.zeros_like(C[:, :, 0])
+        dc_next = zeros
+        dWur_a, dWc_a = xp.zeros_like(Wur_a), xp.zeros_like(Wc_a)
+        dZurs, dZcs = [None] * T, [None] * T
+        for t in range(T - 1, -1, -1):
+            dc = dc_next
+            g = _step_grad(dA, t, T, self.return_sequences)
+            if g is not None:
+                dc = dc + g
+            gu, gr, cc = cache.GU[:, :, t], cache.GR[:, :, t], cache.CC[:, :, t]
+            c_prev = C[:, :, t - 1] if t > 0 else zeros
+            dgu = dc * (cc - c_prev)
+            dc_prev = dc * (1.0 - gu)
+            dZc = dc * gu * (1.0 - cc * cc)
+            dWc_a = dWc_a + dZc @ (gr * c_prev).T
+            drc = Wc_a.T @ dZc  # dJ/d(Gr * c_prev)
+            dc_prev = dc_prev + drc * gr
+            dZur = xp.concat([dgu * gu * (1.0 - gu), drc * c_prev * gr * (1.0 - gr)], axis=0)
+            dWur_a = dWur_a + dZur @ c_prev.T
+            dc_next = dc_prev + Wur_a.T @ dZur
+            dZurs[t], dZcs[t] = dZur, dZc
+        dZur, dZc = xp.stack(dZurs, axis=2), xp.stack(dZcs, axis=2)
+        Xf = flat(cache.X)
+        dWur = xp.concat([dWur_a, flat(dZur) @ Xf.T], axis=1)
+        dbur = xp.sum(flat(dZur), axis=1, keepdims=True)
+        n = self.units
+        grads = {
+            "Wu": dWur[:n, :],
+            "bu": dbur[:n, :],
+            "Wr": dWur[n:, :],
+            "br": dbur[n:, :],
+            "Wc": xp.concat([dWc_a, flat(dZc) @ Xf.T], axis=1),
+            "bc": xp.sum(flat(dZc), axis=1, keepdims=True),
+        }
+        dX = seq_matmul(Wur_x.T, dZur) + seq_matmul(Wc_x.T, dZc) if need_dA_prev else None
+        return dX, grads
+
+
