@@ -1,4 +1,4 @@
-"""The ``xpnet`` command line: ``xpnet train``, ``xpnet info``."""
+"""The ``xpnet`` command line: ``xpnet train``, ``xpnet info``, ``xpnet bench``."""
 
 from __future__ import annotations
 
@@ -23,6 +23,15 @@ def _build_parser() -> argparse.ArgumentParser:
     train.add_argument("--seed", type=int, default=1)
 
     sub.add_parser("info", help="list backends, devices and versions")
+
+    bench = sub.add_parser("bench", help="time loop vs vectorized vs GPU (and PyTorch when installed)")
+    bench.add_argument("--json", metavar="PATH", help="also write the results and machine info as JSON")
+    bench.add_argument("--full", action="store_true", help="run the pytest-benchmark suite in bench/ instead")
+    bench.add_argument("--bench-dir", default=None, help="where the bench/ suite is (default: ./bench)")
+    bench.add_argument("--select", metavar="EXPR", default=None,
+                       help="with --full: only the benchmarks matching this pytest -k expression")
+    bench.add_argument("--gemm-m", type=int, default=1024, help="examples for the GEMM-bound net (default 1024)")
+    bench.add_argument("--rounds", type=int, default=7, help="timed rounds per row (default 7)")
     return parser
 
 
@@ -57,11 +66,17 @@ def _info(args) -> int:
     return 0
 
 
+def _bench(args) -> int:
+    from xpnet import benchmark
+
+    return benchmark.main(args)
+
+
 def main(argv=None) -> int:
     parser = _build_parser()
     args = parser.parse_args(argv)
     try:
-        return {"train": _train, "info": _info}[args.command](args)
+        return {"train": _train, "info": _info, "bench": _bench}[args.command](args)
     except Exception as exc:  # one clear line, never a traceback, for errors the user can fix
         from xpnet.errors import XpnetError
 
