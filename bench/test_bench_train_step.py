@@ -63,6 +63,7 @@ def test_train_step(benchmark, timing, case, impl, dtype):
     benchmark.extra_info.update({"dims": list(case.dims), "m": case.m, "dtype": dtype, "scale": scale,
                                  "note": f"timed on m={step.m}; multiply by scale for the full m" if scale != 1
                                  else ""})
+    benchmark.group = f"train_step {case.name} {dtype}"  # compare implementations within one case
     slow = impl in ("loop", "per_example")
     cost = benchmark.pedantic(step, rounds=1 if slow else ROUNDS[case.name], iterations=1,
                               warmup_rounds=0 if slow else 2)
@@ -88,5 +89,6 @@ def test_gemm_matmuls_only(benchmark, timing, dtype):
         return out
 
     benchmark.extra_info.update({"dims": list(case.dims), "m": case.m, "dtype": dtype})
+    benchmark.group = f"train_step gemm {dtype}"
     out = benchmark.pedantic(products, rounds=ROUNDS["gemm"], iterations=1, warmup_rounds=1)
     assert len(out) == 3 * (len(case.dims) - 1) - 1
