@@ -464,13 +464,14 @@ def _host(net, tree):
 
 
 def vectorized_forward(params, X, activations, backend="numpy"):
-    """xpnet's forward propagation; returns ``(AL, caches)`` as host arrays."""
+    """xpnet's forward propagation; returns ``(AL, caches)`` as host arrays (Z may be None)."""
     acts, X = _check(params, X, activations)
     net = vectorized_net(params, acts, backend)
     with net.backend.context():
         AL, caches = net.forward(net._input(X), training=True)
         to_host = net.backend.to_numpy
-        return to_host(AL), [tuple(to_host(part) for part in c) for c in caches]
+        # A layer may drop Z from its cache when backward does not need it: None here too.
+        return to_host(AL), [tuple(None if part is None else to_host(part) for part in c) for c in caches]
 
 
 def vectorized_cost(AL, Y, loss="binary_crossentropy"):
