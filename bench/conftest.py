@@ -13,7 +13,9 @@ import pytest
 @pytest.fixture(scope="session")
 def timing(request):
     """True when benchmarks are enabled (real sizes); False under --benchmark-disable."""
-    return not request.config.getoption("benchmark_disable", default=False)
+    config = request.config
+    # --benchmark-enable overrides a --benchmark-disable from the configuration (pytest-benchmark's rule).
+    return config.getoption("benchmark_enable", default=False) or not config.getoption("benchmark_disable", default=False)
 
 
 def pytest_benchmark_update_machine_info(config, machine_info):
