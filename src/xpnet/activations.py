@@ -40,6 +40,9 @@ class Activation:
     name = "activation"
     #: Whether g acts on each element alone (softmax does not).
     elementwise = True
+    #: Whether ``backward`` reads Z. When False a layer may drop Z from its cache and pass
+    #: ``Z=None`` (a training step then keeps one array per layer fewer alive).
+    backward_needs_Z = True
 
     def forward(self, Z):
         raise NotImplementedError
@@ -74,6 +77,7 @@ class Sigmoid(Activation):
     """sigma(z) = 1 / (1 + e^-z), computed without overflow for any |z|."""
 
     name = "sigmoid"
+    backward_needs_Z = False
 
     def forward(self, Z):
         xp = array_namespace(Z)
@@ -91,6 +95,7 @@ class Sigmoid(Activation):
 
 class Tanh(Activation):
     name = "tanh"
+    backward_needs_Z = False
 
     def forward(self, Z):
         return array_namespace(Z).tanh(Z)
@@ -107,6 +112,7 @@ class ReLU(Activation):
     """max(0, z); g'(0) is taken as 0."""
 
     name = "relu"
+    backward_needs_Z = False
 
     def forward(self, Z):
         xp = array_namespace(Z)
@@ -118,14 +124,16 @@ class ReLU(Activation):
 
     def backward(self, dA, Z, A):
         xp = array_namespace(dA)
-        # The mask is rebuilt from A (A > 0 exactly where Z > 0), so Z need not be kept.
-        return dA * xp.astype(A > 0, dA.dtype)
+        # The mask is rebuilt from A (A > 0 exactly where Z > 0), so Z need not be kept;
+        # where() makes dZ in one pass, without a float copy of the mask.
+        return xp.where(A > 0, dA, 0.0)
 
 
 class LeakyReLU(Activation):
     """z for z > 0, ``slope * z`` otherwise (slope 0.01 by default)."""
 
     name = "leaky_relu"
+    backward_needs_Z = False
 
     def __init__(self, slope: float = 0.01):
         if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not 0.0 <= slope < 1.0:
@@ -141,6 +149,11 @@ class LeakyReLU(Activation):
         positive = xp.astype(Z > 0, Z.dtype)
         return positive + self.slope * (1.0 - positive)
 
+    def backward(self, dA, Z, A):
+        xp = array_namespace(dA)
+        # For slope >= 0, A > 0 exactly where Z > 0: the derivative comes from A alone.
+        return xp.where(A > 0, dA, self.slope * dA)
+
     def get_config(self) -> dict:
         return {"name": self.name, "slope": self.slope}
 
@@ -152,6 +165,7 @@ class Linear(Activation):
     """The identity: a regression output."""
 
     name = "linear"
+    backward_needs_Z = False
 
     def forward(self, Z):
         return Z
@@ -168,6 +182,7 @@ class Softmax(Activation):
 
     name = "softmax"
     elementwise = False
+    backward_needs_Z = False
 
     def forward(self, Z):
         xp = array_namespace(Z)

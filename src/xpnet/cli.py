@@ -1,4 +1,4 @@
-"""The ``xpnet`` command line: ``xpnet train``, ``xpnet predict``, ``xpnet info``.
+"""The ``xpnet`` command line: ``xpnet train``, ``predict``, ``info``, ``sweep``, ``bench``.
 
 One function per subcommand (``_add_<name>`` builds its parser, ``_<name>`` runs it), so
 new subcommands are added beside the others. Every error a user can fix ends as one line
@@ -78,6 +78,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_info(sub)
     _add_sweep(sub)
+    _add_bench(sub)
     return parser
 
 
@@ -321,6 +322,25 @@ def _sweep(args) -> int:
     from xpnet.sweep import run_cli
 
     return run_cli(args)
+
+
+# -- bench ---------------------------------------------------------------------------------------
+def _add_bench(sub):
+    p = sub.add_parser("bench", help="time loop vs vectorized vs GPU (and PyTorch when installed)")
+    p.add_argument("--json", metavar="PATH", help="also write the results and machine info as JSON")
+    p.add_argument("--full", action="store_true", help="run the pytest-benchmark suite in bench/ instead")
+    p.add_argument("--bench-dir", default=None, help="where the bench/ suite is (default: ./bench)")
+    p.add_argument("--select", metavar="EXPR", default=None,
+                   help="with --full: only the benchmarks matching this pytest -k expression")
+    p.add_argument("--gemm-m", type=_positive_int, default=1024, help="examples for the GEMM-bound net (default 1024)")
+    p.add_argument("--rounds", type=_positive_int, default=7, help="timed rounds per row (default 7)")
+    p.set_defaults(run=_bench)
+
+
+def _bench(args) -> int:
+    from xpnet import benchmark
+
+    return benchmark.main(args)
 
 
 def main(argv=None) -> int:

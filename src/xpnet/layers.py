@@ -71,8 +71,15 @@ class Layer:
 
 class DenseCache(NamedTuple):
     A_prev: object
+    #: None when neither the activation's backward nor a fused loss needs it (see Dense.keeps_Z).
     Z: object
     A: object
+
+
+def _fused_output_activations() -> frozenset:
+    from . import losses
+
+    return frozenset(cls.fused_activation for cls in losses.LOSSES.values() if cls.fused_activation)
 
 
 class Dense(Layer):
@@ -127,11 +134,18 @@ class Dense(Layer):
     def parameter_shapes(self):
         return {"W": (self.units, self.input_shape[0]), "b": (self.units, 1)}
 
+    @property
+    def keeps_Z(self) -> bool:
+        """Whether the cache keeps Z: the activation's backward reads it, or a loss may
+        want it as logits (sigmoid, softmax outputs). ReLU/tanh layers keep only A."""
+        return self.activation.backward_needs_Z or self.activation.name in _fused_output_activations()
+
     def forward(self, A_prev, training=False):
         W, b = self.params["W"], self.params["b"]
-        Z = W @ A_prev + b
+        Z = W @ A_prev
+        Z += b  # in place on the fresh product: no second (n_l, m) temporary
         A = self.activation.forward(Z)
-        return A, DenseCache(A_prev, Z, A)
+        return A, DenseCache(A_prev, Z if self.keeps_Z else None, A)
 
     def backward(self, dA, cache, need_dA_prev=True):
         dZ = self.activation.backward(dA, cache.Z, cache.A)
@@ -149,6 +163,11 @@ class Dense(Layer):
         return dA_prev, {"W": dW, "b": db}
 
     def logits(self, cache):
+        if cache.Z is None:
+            raise XpnetValueError(
+                f"this Dense layer's cache has no Z: its {self.activation.name} activation does not pair with a "
+                "loss computed from logits"
+            )
         return cache.Z
 
     def get_config(self) -> dict:

@@ -1,12 +1,535 @@
-"""Explicit-loop implementations: deliberately slow, written to read like the course's equations.
+"""Reference implementations written with explicit loops: the oracle and the baseline.
 
-They are the oracle the vectorized layers are tested against and the baseline of the
-benchmarks. NumPy only, float64, one example and one step at a time.
+This module is deliberately slow. It is what the course's vectorization lesson compares
+against, and what the tests check the vectorized model code against. It may use NumPy
+(it is not model code) but the dense network below uses it only for storage and scalar
+functions: every multiply-add is a Python statement.
+
+Three implementations of one dense training step share one signature, so tests and
+benchmarks parametrise over them (see :data:`IMPLEMENTATIONS`):
+
+* ``loop``: explicit Python loops over examples, units and inputs (the course's
+  non-vectorized version);
+* ``per_example``: a loop over examples, each example's column vectorized with NumPy
+  (the middle version);
+* ``vectorized``: xpnet's own :class:`~xpnet.Sequential` on a backend (the real thing).
+
+Each provides ``forward(params, X, activations) -> (AL, caches)``, ``cost(AL, Y, loss)``,
+``gradients(params, X, Y, activations, loss=None) -> {"dW1": ..., "db1": ...}`` (the same
+dict as :meth:`Sequential.gradients`), ``update(params, grads, learning_rate)`` and
+``train_step(params, X, Y, activations, learning_rate, loss=None) -> (cost, params)``.
+``params`` is ``{"W1": ..., "b1": ..., ...}`` in course shapes; ``activations`` lists
+one activation per layer (names such as ``"relu"`` or :mod:`xpnet.activations` objects);
+``loss`` is a loss name, defaulting from the output activation as ``fit`` does.
+
+The course's small demos are here too: :func:`loop_dot` / :func:`vectorized_dot`,
+:func:`loop_matvec` / :func:`vectorized_matvec` and :func:`loop_exp` / :func:`vectorized_exp`.
+
+The sequence layers have loop references too (:func:`rnn_forward_loop`, :func:`lstm_forward_loop`,
+:func:`conv1d_forward_loop`, ...): one example and one time step at a time, in the layers' local
+parameter names, checked against the vectorized layers in ``tests/test_sequence_layers.py``.
 """
 
 from __future__ import annotations
 
+import math
+from types import SimpleNamespace
+
 import numpy as np
+
+from . import activations as _activations
+from . import losses as _losses
+from .errors import ShapeError, XpnetTypeError, XpnetValueError
+
+__all__ = [
+    # the course's demos
+    "loop_dot",
+    "vectorized_dot",
+    "loop_matvec",
+    "vectorized_matvec",
+    "loop_exp",
+    "vectorized_exp",
+    # dense network: explicit loops
+    "loop_forward",
+    "loop_cost",
+    "loop_gradients",
+    "loop_update",
+    "loop_train_step",
+    # dense network: loop over examples, vectorized inside
+    "per_example_forward",
+    "per_example_cost",
+    "per_example_gradients",
+    "per_example_update",
+    "per_example_train_step",
+    # dense network: xpnet's Sequential
+    "vectorized_net",
+    "vectorized_forward",
+    "vectorized_cost",
+    "vectorized_gradients",
+    "vectorized_update",
+    "vectorized_train_step",
+    "IMPLEMENTATIONS",
+    # sequence layers: explicit loops
+    "rnn_forward_loop",
+    "lstm_forward_loop",
+    "rnn_backward_loop",
+    "lstm_backward_loop",
+    "conv1d_forward_loop",
+    "attention_forward_loop",
+]
+
+
+# ==========================================================================================
+# The course's vectorization demos
+# ==========================================================================================
+def _vector(name, a) -> np.ndarray:
+    a = np.asarray(a)
+    if a.ndim != 1:
+        raise ShapeError(f"{name} must be a 1-D vector, got shape {a.shape}")
+    return a
+
+
+def loop_dot(a, b):
+    """a . b with a Python for loop, one multiply-add per element (the course's "for loop" demo)."""
+    a, b = _vector("a", a), _vector("b", b)
+    if a.shape != b.shape:
+        raise ShapeError(f"a and b must have the same length, got {a.shape[0]} and {b.shape[0]}")
+    c = 0.0
+    for i in range(a.shape[0]):
+        c += a[i] * b[i]
+    return float(c)
+
+
+def vectorized_dot(a, b, xp=np):
+    """a . b in one vectorized call (the course's ``np.dot``); ``xp`` may be cupy."""
+    if xp is np:
+        a, b = _vector("a", a), _vector("b", b)
+    return xp.dot(a, b)
+
+
+def loop_matvec(W, x):
+    """u = W x with two nested loops (over rows, then over inputs)."""
+    W = np.asarray(W)
+    x = _vector("x", x)
+    if W.ndim != 2 or W.shape[1] != x.shape[0]:
+        raise ShapeError(f"W must be (n, {x.shape[0]}) for x of length {x.shape[0]}, got shape {W.shape}")
+    u = np.zeros(W.shape[0], dtype=np.result_type(W, x))
+    for i in range(W.shape[0]):
+        for j in range(W.shape[1]):
+            u[i] += W[i, j] * x[j]
+    return u
+
+
+def vectorized_matvec(W, x, xp=np):
+    """u = W x in one call (``np.dot(W, x)``)."""
+    return xp.matmul(W, x)
+
+
+def loop_exp(v):
+    """u_i = e^{v_i}, one element at a time."""
+    v = _vector("v", v)
+    u = np.zeros_like(v, dtype=np.result_type(v, np.float32))
+    for i in range(v.shape[0]):
+        u[i] = math.exp(v[i])
+    return u
+
+
+def vectorized_exp(v, xp=np):
+    """u = e^v element-wise in one call (``np.exp(v)``)."""
+    return xp.exp(v)
+
+
+# ==========================================================================================
+# Dense network: shared helpers (argument checking, activations and losses on scalars)
+# ==========================================================================================
+def _check(params, X, activations):
+    if not isinstance(params, dict):
+        raise XpnetTypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
+    acts = [_activations.get(a) for a in activations]
+    L = len(acts)
+    if L < 1:
+        raise XpnetValueError("activations must name one activation per layer, got an empty list")
+    expected = {f"{p}{l}" for l in range(1, L + 1) for p in ("W", "b")}
+    if set(params) != expected:
+        raise XpnetValueError(
+            f"params must have exactly the keys {sorted(expected)} for {L} activations, got {sorted(params)}"
+        )
+    X = np.asarray(X)
+    if X.ndim != 2:
+        raise ShapeError(f"X must be 2-D (n_x, m), one example per column, got shape {X.shape}")
+    n_prev = X.shape[0]
+    for l in range(1, L + 1):
+        W, b = np.asarray(params[f"W{l}"]), np.asarray(params[f"b{l}"])
+        if W.ndim != 2 or W.shape[1] != n_prev:
+            raise ShapeError(f"W{l} must be (n_{l}, {n_prev}), got shape {W.shape}")
+        if b.shape != (W.shape[0], 1):
+            raise ShapeError(f"b{l} must be ({W.shape[0]}, 1), got shape {b.shape}")
+        n_prev = W.shape[0]
+    return acts, X
+
+
+def _loss_of(loss, acts):
+    if loss is not None:
+        return _losses.get(loss)
+    return _losses.default_for(acts[-1].name)
+
+
+def _check_Y(Y, AL):
+    Y = np.asarray(Y)
+    if Y.shape != AL.shape:
+        raise ShapeError(f"Y must have the output's shape {AL.shape}, got {Y.shape}")
+    return Y
+
+
+def _g(act, z):
+    """g(z) for one element-wise activation on one scalar."""
+    name = act.name
+    if name == "sigmoid":
+        return 1.0 / (1.0 + np.exp(-z)) if z >= 0 else np.exp(z) / (1.0 + np.exp(z))
+    if name == "tanh":
+        return np.tanh(z)
+    if name == "relu":
+        return z if z > 0 else 0.0 * z
+    if name == "leaky_relu":
+        return z if z > 0 else act.slope * z
+    if name == "linear":
+        return z
+    raise XpnetValueError(f"the loop reference has no scalar form of activation {name!r}")
+
+
+def _g_prime(act, z, a):
+    """g'(z) for one scalar (from the output a where that is the course's formula)."""
+    name = act.name
+    if name == "sigmoid":
+        return a * (1.0 - a)
+    if name == "tanh":
+        return 1.0 - a * a
+    if name == "relu":
+        return 1.0 if z > 0 else 0.0
+    if name == "leaky_relu":
+        return 1.0 if z > 0 else act.slope
+    return 1.0  # linear
+
+
+def _per_element_loss(loss, a, y, eps):
+    name = loss.name
+    if name == "binary_crossentropy":
+        a = min(max(a, eps), 1.0 - eps)
+        return -(y * math.log(a) + (1.0 - y) * math.log(1.0 - a))
+    if name == "categorical_crossentropy":
+        return -y * math.log(min(max(a, eps), 1.0 - eps))
+    if name == "mean_squared_error":
+        return (a - y) * (a - y)
+    raise XpnetValueError(f"the loop reference has no form of loss {name!r}")
+
+
+def _per_element_gradient(loss, a, y, eps, denominator):
+    """dJ/da for one element, including the loss's 1/denominator."""
+    name = loss.name
+    if name == "binary_crossentropy":
+        a = min(max(a, eps), 1.0 - eps)
+        return (-(y / a) + (1.0 - y) / (1.0 - a)) / denominator
+    if name == "categorical_crossentropy":
+        return -y / min(max(a, eps), 1.0 - eps) / denominator
+    return 2.0 * (a - y) / denominator  # mean squared error
+
+
+def _denominator(loss, Y) -> float:
+    return float(loss.denominator(Y))
+
+
+# ==========================================================================================
+# Dense network: explicit loops over examples, units and inputs (the course's loop version)
+# ==========================================================================================
+def loop_forward(params, X, activations):
+    """Forward propagation, one multiply-add at a time.
+
+    Returns ``(AL, caches)`` with ``caches[l-1] = (A_prev, Z, A)`` of layer l.
+    """
+    acts, X = _check(params, X, activations)
+    dtype = np.result_type(X, params["W1"])
+    m = X.shape[1]
+    A = X.astype(dtype)
+    caches = []
+    for l, act in enumerate(acts, start=1):
+        W, b = params[f"W{l}"], params[f"b{l}"]
+        n, n_prev = W.shape
+        A_prev = A
+        Z = np.zeros((n, m), dtype=dtype)
+        A = np.zeros((n, m), dtype=dtype)
+        for i in range(m):  # every example
+            for j in range(n):  # every unit
+                z = b[j, 0]
+                for k in range(n_prev):  # every input
+                    z += W[j, k] * A_prev[k, i]
+                Z[j, i] = z
+            if act.name == "softmax":
+                top = max(Z[j, i] for j in range(n))
+                e = [np.exp(Z[j, i] - top) for j in range(n)]
+                total = sum(e)
+                for j in range(n):
+                    A[j, i] = e[j] / total
+            else:
+                for j in range(n):
+                    A[j, i] = _g(act, Z[j, i])
+        caches.append((A_prev, Z, A))
+    return A, caches
+
+
+def loop_cost(AL, Y, loss="binary_crossentropy"):
+    """J summed element by element and divided as the loss defines its mean."""
+    loss = _losses.get(loss)
+    AL = np.asarray(AL)
+    Y = _check_Y(Y, AL)
+    eps = float(np.finfo(AL.dtype).eps)
+    total = 0.0
+    for j in range(AL.shape[0]):
+        for i in range(AL.shape[1]):
+            total += _per_element_loss(loss, float(AL[j, i]), float(Y[j, i]), eps)
+    return total / _denominator(loss, Y)
+
+
+def loop_gradients(params, X, Y, activations, loss=None):
+    """Backward propagation with explicit loops; returns ``{"dW1": ..., "db1": ..., ...}``.
+
+    Each example's error is pushed back through the layers unit by unit, and its share
+    of dW and db is added in; the loss's 1/m is inside dJ/dA, as in :mod:`xpnet.losses`.
+    """
+    acts, X = _check(params, X, activations)
+    loss = _loss_of(loss, acts)
+    AL, caches = loop_forward(params, X, acts)
+    Y = _check_Y(Y, AL)
+    L, m = len(acts), X.shape[1]
+    eps = float(np.finfo(AL.dtype).eps)
+    denominator = _denominator(loss, Y)
+    grads = {}
+    for l in range(1, L + 1):
+        grads[f"dW{l}"] = np.zeros_like(params[f"W{l}"], dtype=AL.dtype)
+        grads[f"db{l}"] = np.zeros_like(params[f"b{l}"], dtype=AL.dtype)
+    for i in range(m):  # every example
+        n_L = AL.shape[0]
+        dA = [_per_element_gradient(loss, float(AL[j, i]), float(Y[j, i]), eps, denominator) for j in range(n_L)]
+        for l in range(L, 0, -1):
+            act = acts[l - 1]
+            A_prev, Z, A = caches[l - 1]
+            W = params[f"W{l}"]
+            n, n_prev = W.shape
+            if act.name == "softmax":
+                # dz_j = a_j (da_j - sum_k da_k a_k): the Jacobian-vector product, per example.
+                s = 0.0
+                for j in range(n):
+                    s += dA[j] * A[j, i]
+                dZ = [A[j, i] * (dA[j] - s) for j in range(n)]
+            else:
+                dZ = [dA[j] * _g_prime(act, Z[j, i], A[j, i]) for j in range(n)]
+            dW, db = grads[f"dW{l}"], grads[f"db{l}"]
+            for j in range(n):  # every unit
+                db[j, 0] += dZ[j]
+                for k in range(n_prev):  # every input
+                    dW[j, k] += dZ[j] * A_prev[k, i]
+            if l > 1:
+                dA_prev = [0.0] * n_prev
+                for k in range(n_prev):
+                    for j in range(n):
+                        dA_prev[k] += W[j, k] * dZ[j]
+                dA = dA_prev
+    return grads
+
+
+def loop_update(params, grads, learning_rate):
+    """W = W - learning_rate * dW, one element at a time; returns new arrays."""
+    new = {}
+    for name, P in params.items():
+        P = np.array(P, copy=True)
+        G = grads["d" + name]
+        rows, cols = P.shape
+        for r in range(rows):
+            for c in range(cols):
+                P[r, c] -= learning_rate * G[r, c]
+        new[name] = P
+    return new
+
+
+def loop_train_step(params, X, Y, activations, learning_rate, loss=None):
+    """One full-batch gradient-descent step: ``(cost before the update, new params)``."""
+    acts, _ = _check(params, X, activations)
+    loss = _loss_of(loss, acts)
+    AL, _ = loop_forward(params, X, acts)
+    cost = loop_cost(AL, Y, loss)
+    grads = loop_gradients(params, X, Y, acts, loss)
+    return cost, loop_update(params, grads, learning_rate)
+
+
+# ==========================================================================================
+# Dense network: a loop over examples, each column vectorized with NumPy (the middle version)
+# ==========================================================================================
+def _column_forward(act, Z):
+    if act.name == "softmax":
+        E = np.exp(Z - Z.max(axis=0, keepdims=True))
+        return E / E.sum(axis=0, keepdims=True)
+    return np.asarray(act.forward(Z))
+
+
+def _column_backward(act, dA, Z, A):
+    return np.asarray(act.backward(dA, Z, A))
+
+
+def per_example_forward(params, X, activations):
+    """Forward propagation one example (column) at a time; returns ``(AL, caches)``."""
+    acts, X = _check(params, X, activations)
+    dtype = np.result_type(X, params["W1"])
+    X = X.astype(dtype)
+    m = X.shape[1]
+    columns = []  # per example: [(a_prev, z, a) per layer]
+    for i in range(m):
+        a = X[:, i : i + 1]
+        per_layer = []
+        for l, act in enumerate(acts, start=1):
+            z = params[f"W{l}"] @ a + params[f"b{l}"]
+            a_next = _column_forward(act, z)
+            per_layer.append((a, z, a_next))
+            a = a_next
+        columns.append(per_layer)
+    caches = [
+        tuple(np.concatenate([columns[i][l][part] for i in range(m)], axis=1) for part in range(3))
+        for l in range(len(acts))
+    ]
+    return caches[-1][2], caches
+
+
+def per_example_cost(AL, Y, loss="binary_crossentropy"):
+    """J from one example's column at a time (vectorized over the output units)."""
+    loss = _losses.get(loss)
+    AL = np.asarray(AL)
+    Y = _check_Y(Y, AL)
+    total = 0.0
+    for i in range(AL.shape[1]):
+        total += float(loss.cost(AL[:, i : i + 1], Y[:, i : i + 1])) * loss.denominator(Y[:, i : i + 1])
+    return total / _denominator(loss, Y)
+
+
+def per_example_gradients(params, X, Y, activations, loss=None):
+    """Backward propagation one example at a time, summing each example's dW and db."""
+    acts, X = _check(params, X, activations)
+    loss = _loss_of(loss, acts)
+    AL, caches = per_example_forward(params, X, acts)
+    Y = _check_Y(Y, AL)
+    L, m = len(acts), X.shape[1]
+    denominator = _denominator(loss, Y)
+    grads = {}
+    for l in range(1, L + 1):
+        grads[f"dW{l}"] = np.zeros_like(params[f"W{l}"], dtype=AL.dtype)
+        grads[f"db{l}"] = np.zeros_like(params[f"b{l}"], dtype=AL.dtype)
+    for i in range(m):
+        col = slice(i, i + 1)
+        y = Y[:, col]
+        # The loss's gradient for one column, rescaled from that column's mean to the batch's.
+        dA = np.asarray(loss.gradient(AL[:, col], y)) * (loss.denominator(y) / denominator)
+        for l in range(L, 0, -1):
+            A_prev, Z, A = (part[:, col] for part in caches[l - 1])
+            dZ = _column_backward(acts[l - 1], dA, Z, A)
+            grads[f"dW{l}"] += dZ @ A_prev.T
+            grads[f"db{l}"] += dZ
+            if l > 1:
+                dA = params[f"W{l}"].T @ dZ
+    return grads
+
+
+def per_example_update(params, grads, learning_rate):
+    """W = W - learning_rate * dW (vectorized: an update has no examples axis to loop over)."""
+    return {name: P - learning_rate * grads["d" + name] for name, P in params.items()}
+
+
+def per_example_train_step(params, X, Y, activations, learning_rate, loss=None):
+    """One full-batch gradient-descent step: ``(cost before the update, new params)``."""
+    acts, _ = _check(params, X, activations)
+    loss = _loss_of(loss, acts)
+    AL, _ = per_example_forward(params, X, acts)
+    cost = per_example_cost(AL, Y, loss)
+    grads = per_example_gradients(params, X, Y, acts, loss)
+    return cost, per_example_update(params, grads, learning_rate)
+
+
+# ==========================================================================================
+# Dense network: xpnet's vectorized Sequential behind the same signatures
+# ==========================================================================================
+def vectorized_net(params, activations, backend="numpy", dtype=None):
+    """A :class:`~xpnet.Sequential` of Dense layers holding ``params`` (copied to ``backend``)."""
+    from .layers import Dense
+    from .model import Sequential
+
+    acts = [_activations.get(a) for a in activations]
+    if dtype is None:
+        dtype = str(np.asarray(params.get("W1", np.zeros(1))).dtype)
+        dtype = dtype if dtype in ("float32", "float64") else "float64"
+    n_x = int(np.asarray(params["W1"]).shape[1]) if "W1" in params else None
+    if n_x is None:
+        raise XpnetValueError("params must contain W1 (the first layer's weights)")
+    layers = [Dense(int(np.asarray(params[f"W{l}"]).shape[0]), activation=act) for l, act in enumerate(acts, start=1)]
+    net = Sequential(layers, input_size=n_x, backend=backend, dtype=dtype, seed=0)
+    return net.set_parameters(params)
+
+
+def _host(net, tree):
+    return {k: net.backend.to_numpy(v) for k, v in tree.items()}
+
+
+def vectorized_forward(params, X, activations, backend="numpy"):
+    """xpnet's forward propagation; returns ``(AL, caches)`` as host arrays (Z may be None)."""
+    acts, X = _check(params, X, activations)
+    net = vectorized_net(params, acts, backend)
+    with net.backend.context():
+        AL, caches = net.forward(net._input(X), training=True)
+        to_host = net.backend.to_numpy
+        # A layer may drop Z from its cache when backward does not need it: None here too.
+        return to_host(AL), [tuple(None if part is None else to_host(part) for part in c) for c in caches]
+
+
+def vectorized_cost(AL, Y, loss="binary_crossentropy"):
+    """xpnet's loss on host arrays (computed from A, not fused with the logits)."""
+    loss = _losses.get(loss)
+    AL = np.asarray(AL)
+    return float(loss.cost(AL, _check_Y(Y, AL)))
+
+
+def vectorized_gradients(params, X, Y, activations, loss=None, backend="numpy"):
+    """``Sequential.gradients`` for these params, as host arrays."""
+    acts, X = _check(params, X, activations)
+    net = vectorized_net(params, acts, backend)
+    return _host(net, net.gradients(X, Y, loss=_loss_of(loss, acts)))
+
+
+def vectorized_update(params, grads, learning_rate):
+    """:class:`~xpnet.GradientDescent`'s update."""
+    from .optim import GradientDescent
+
+    return GradientDescent(learning_rate).update(dict(params), grads)
+
+
+def vectorized_train_step(params, X, Y, activations, learning_rate, loss=None, backend="numpy"):
+    """One full-batch gradient-descent step of xpnet's ``fit``: ``(cost before the update, new params)``."""
+    from .optim import GradientDescent
+
+    acts, X = _check(params, X, activations)
+    net = vectorized_net(params, acts, backend)
+    hist = net.fit(X, Y, loss=_loss_of(loss, acts), optimizer=GradientDescent(learning_rate), epochs=1)
+    return hist.costs[0], _host(net, net.parameters())
+
+
+#: The three implementations by name, each a namespace with ``forward``, ``cost``,
+#: ``gradients``, ``update`` and ``train_step`` of the signatures above.
+IMPLEMENTATIONS = {
+    name: SimpleNamespace(
+        name=name,
+        forward=globals()[f"{name}_forward"],
+        cost=globals()[f"{name}_cost"],
+        gradients=globals()[f"{name}_gradients"],
+        update=globals()[f"{name}_update"],
+        train_step=globals()[f"{name}_train_step"],
+    )
+    for name in ("loop", "per_example", "vectorized")
+}
+
 
 # ======================================================================================
 # Sequence models (issue 6): SimpleRNN, LSTM, Conv1D forward propagation, loop by loop.
