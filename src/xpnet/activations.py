@@ -55,6 +55,14 @@ class Activation:
         """dZ = dA * g'(Z)."""
         return dA * self.derivative(Z)
 
+    def backward_inplace(self, dA, Z, A):
+        """Like :meth:`backward`, but may overwrite ``dA`` with dZ to save an allocation.
+
+        Only for gradients the caller owns and no longer needs (layers use it on the
+        network's own temporaries); the default simply calls :meth:`backward`.
+        """
+        return self.backward(dA, Z, A)
+
     def __call__(self, Z):
         """g(Z), after checking that Z is a floating-point array (``forward`` skips the check)."""
         check_float_array(Z, "Z")
@@ -127,6 +135,11 @@ class ReLU(Activation):
         # The mask is rebuilt from A (A > 0 exactly where Z > 0), so Z need not be kept;
         # where() makes dZ in one pass, without a float copy of the mask.
         return xp.where(A > 0, dA, 0.0)
+
+    def backward_inplace(self, dA, Z, A):
+        # Zero the gradient where the unit was off: one boolean mask, no (n, m) float temporary.
+        dA[A <= 0] = 0.0
+        return dA
 
 
 class LeakyReLU(Activation):

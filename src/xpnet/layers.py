@@ -15,7 +15,7 @@ each parameterised layer an index l = 1, 2, ... and exposes them as ``W1, b1, W2
 
 from __future__ import annotations
 
-from typing import NamedTuple
+from dataclasses import dataclass
 
 from . import activations as _activations
 from . import initializers as _initializers
@@ -69,7 +69,11 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-class DenseCache(NamedTuple):
+@dataclass(slots=True)
+class DenseCache:
+    """What Dense.backward needs. Mutable so that backward can drop A and Z as soon as dZ
+    exists: on a wide layer that frees an (n_l, m) array before dA_prev is allocated."""
+
     A_prev: object
     #: None when neither the activation's backward nor a fused loss needs it (see Dense.keeps_Z).
     Z: object
@@ -148,7 +152,10 @@ class Dense(Layer):
         return A, DenseCache(A_prev, Z if self.keeps_Z else None, A)
 
     def backward(self, dA, cache, need_dA_prev=True):
-        dZ = self.activation.backward(dA, cache.Z, cache.A)
+        # dA is the network's own temporary (the loss's gradient or the next layer's
+        # dA_prev), so the activation may overwrite it to make dZ.
+        dZ = self.activation.backward_inplace(dA, cache.Z, cache.A)
+        cache.Z = cache.A = None  # consumed: free them before dA_prev is allocated
         return self.backward_from_dZ(dZ, cache, need_dA_prev)
 
     def backward_from_dZ(self, dZ, cache, need_dA_prev=True):

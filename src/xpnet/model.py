@@ -188,13 +188,18 @@ class Sequential:
         return loss.cost(AL, Y)
 
     def backward(self, AL, Y, caches, loss) -> dict:
-        """Backward propagation: the gradient of every parameter, keyed ``dW1``, ``db1``, ..."""
+        """Backward propagation: the gradient of every parameter, keyed ``dW1``, ``db1``, ...
+
+        ``caches`` (from :meth:`forward`) is consumed: each layer's entry is released as soon
+        as that layer is done, so the activations are freed from the top down.
+        """
         grads = {}
         last = len(self.layers) - 1
         first_with_input_grad = self._first_trainable()
         dA = None
         for i in range(last, -1, -1):
             layer, cache = self.layers[i], caches[i]
+            caches[i] = None
             need_dA_prev = i > first_with_input_grad
             if i == last and self._fused(loss):
                 dA_prev, layer_grads = layer.backward_from_dZ(loss.fused_gradient(AL, Y), cache, need_dA_prev)
