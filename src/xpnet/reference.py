@@ -482,7 +482,7 @@ def vectorized_forward(params, X, activations, backend="numpy"):
         AL, caches = net.forward(net._input(X), training=True)
         to_host = net.backend.to_numpy
         # A layer may drop Z from its cache when backward does not need it: None here too.
-        return to_host(AL), [tuple(None if part is None else to_host(part) for part in c) for c in caches]
+        return to_host(AL), [tuple(None if part is None else to_host(part) for part in (c.A_prev, c.Z, c.A)) for c in caches]
 
 
 def vectorized_cost(AL, Y, loss="binary_crossentropy"):
