@@ -19,7 +19,7 @@ import os
 import numpy as np
 
 import xpnet as xn
-from xpnet.sweep import require_matplotlib
+from xpnet.plot import plot_curves
 
 
 def parity_data(n_bits):
@@ -52,19 +52,8 @@ def main(argv=None):
         curves[label] = hist.costs
         print(f"{label}: final cost {hist.costs[-1]:.4f}, accuracy {accuracy:.3f}")
 
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, costs in curves.items():
-        ax.plot(costs, label=label)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cost")
-    ax.set_yscale("log")
-    ax.set_title(f"XOR of {args.bits} bits: depth vs width (Adam)")
-    ax.legend(fontsize="small")
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, "depth_vs_width.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = plot_curves(curves, os.path.join(args.out_dir, "depth_vs_width.png"),
+                       title=f"XOR of {args.bits} bits: depth vs width (Adam)", log_y=True)
     print(f"saved {path}")
     return curves
 

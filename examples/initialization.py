@@ -14,7 +14,7 @@ import os
 
 import xpnet as xn
 from xpnet.data import planar_flower
-from xpnet.sweep import require_matplotlib
+from xpnet.plot import plot_curves
 
 
 def main(argv=None):
@@ -37,18 +37,8 @@ def main(argv=None):
         curves[init] = hist.costs
         print(f"{init:12s}: final cost {hist.costs[-1]:.4f}, accuracy {net.evaluate(X, Y)['accuracy']:.3f}")
 
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for init, costs in curves.items():
-        ax.plot(costs, label=init)
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cost")
-    ax.set_title("Initialisation of a 3-layer ReLU network")
-    ax.legend()
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, "initialization.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = plot_curves(curves, os.path.join(args.out_dir, "initialization.png"),
+                       title="Initialisation of a 3-layer ReLU network")
     print(f"saved {path}")
     return curves
 

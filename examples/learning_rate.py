@@ -14,7 +14,7 @@ import os
 
 import xpnet as xn
 from xpnet.data import planar_flower
-from xpnet.sweep import require_matplotlib
+from xpnet.plot import plot_curves
 
 
 def main(argv=None):
@@ -41,19 +41,9 @@ def main(argv=None):
         curves[lr] = costs
         print(f"learning rate {lr:g}: final cost {costs[-1] if costs else float('nan'):.4f}, {note}")
 
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for lr, costs in curves.items():
-        ax.plot(costs, label=f"learning rate {lr:g}")
-    ax.set_xlabel("epoch")
-    ax.set_ylabel("cost")
-    ax.set_yscale("log")
-    ax.set_title("Learning rate: too small, about right, too large")
-    ax.legend()
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, "learning_rate.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = plot_curves({f"learning rate {lr:g}": costs for lr, costs in curves.items()},
+                       os.path.join(args.out_dir, "learning_rate.png"),
+                       title="Learning rate: too small, about right, too large", log_y=True)
     print(f"saved {path}")
     return curves
 

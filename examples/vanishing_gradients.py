@@ -17,7 +17,7 @@ import numpy as np
 
 import xpnet as xn
 from xpnet.data import planar_flower
-from xpnet.sweep import require_matplotlib
+from xpnet.plot import plot_curves
 
 
 def layer_norms(net, X, Y):
@@ -50,20 +50,10 @@ def main(argv=None):
         first, last = norms[f"{activation}, initial"][0], norms[f"{activation}, initial"][-1]
         print(f"{activation:8s}: ||dW1|| / ||dW{args.depth + 1}|| = {first / last:.3g} at initialisation")
 
-    plt = require_matplotlib()
-    fig, ax = plt.subplots(figsize=(7, 4.5))
-    for label, values in norms.items():
-        ax.plot(range(1, len(values) + 1), values, marker="o", linestyle="--" if "after" in label else "-",
-                label=label)
-    ax.set_xlabel("layer l")
-    ax.set_ylabel("||dW[l]||")
-    ax.set_yscale("log")
-    ax.set_title(f"Gradient norm per layer, {args.depth} hidden layers of {args.width}")
-    ax.legend()
-    os.makedirs(args.out_dir, exist_ok=True)
-    path = os.path.join(args.out_dir, "vanishing_gradients.png")
-    fig.tight_layout()
-    fig.savefig(path, dpi=100)
+    path = plot_curves(norms, os.path.join(args.out_dir, "vanishing_gradients.png"),
+                       title=f"Gradient norm per layer, {args.depth} hidden layers of {args.width}",
+                       xlabel="layer l", ylabel="||dW[l]||", log_y=True,
+                       styles={label: {"marker": "o", "linestyle": "--" if "after" in label else "-"} for label in norms})
     print(f"saved {path}")
     return norms
 

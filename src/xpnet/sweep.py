@@ -18,7 +18,7 @@ from array_api_compat import device as _device
 from .errors import TrainingDivergedError, XpnetTypeError, XpnetValueError
 from .initializers import host_rng
 
-__all__ = ["sweep", "SweepResult", "LogUniform", "require_matplotlib"]
+__all__ = ["sweep", "SweepResult", "LogUniform"]
 
 AXES = ("learning_rate", "hidden", "activation", "init")
 _OVERFLOW = "(overflow|invalid value|divide by zero) encountered"
@@ -44,18 +44,6 @@ class LogUniform:
 
     def __repr__(self):
         return f"LogUniform({self.low!r}, {self.high!r})"
-
-
-def require_matplotlib():
-    """``matplotlib.pyplot`` with a headless backend, or a clear error naming the extra."""
-    try:
-        import matplotlib
-    except ImportError as exc:  # pragma: no cover - depends on the environment
-        raise ImportError("plotting needs matplotlib: pip install 'xpnet[plot]'") from exc
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
 
 
 class SweepResult(list):
@@ -101,22 +89,10 @@ class SweepResult(list):
 
     def plot(self, path, title="sweep"):
         """Save the validation-cost curves of every configuration (log scale) to a PNG; returns the path."""
-        plt = require_matplotlib()
-        fig, ax = plt.subplots(figsize=(8, 5))
-        for row, curve in zip(self, self.curves):
-            values = [v for v in curve["val_cost"] if math.isfinite(v) and v > 0]
-            if values:
-                ax.plot(range(len(values)), values, label=_label(row))
-        ax.set_xlabel("epoch")
-        ax.set_ylabel("validation cost")
-        ax.set_yscale("log")
-        ax.set_title(title)
-        if self:
-            ax.legend(fontsize="small")
-        fig.tight_layout()
-        fig.savefig(path, dpi=100)
-        plt.close(fig)
-        return path
+        from .plot import plot_curves
+
+        curves = {_label(row): curve["val_cost"] for row, curve in zip(self, self.curves)}
+        return plot_curves(curves, path, title=title, ylabel="validation cost", log_y=True)
 
 
 def _label(row) -> str:
