@@ -168,7 +168,8 @@ def train(
             weighted = cost * (mb / m)
             epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
             # Lazy backends (dask) evaluate cost and parameters together here, once per step.
-            epoch_cost, params = backend.persist(epoch_cost, params)
+            # The optimiser's state goes along so it is evaluated in the same call.
+            epoch_cost, params, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
             net._assign(params)
         value = float(epoch_cost)
         if not math.isfinite(value):

@@ -93,9 +93,14 @@ class Backend:
             return x
         return to_device(x, self.device)
 
-    def persist(self, cost, params: dict):
-        """Evaluate one training step's results together (lazy backends); eager: as is."""
-        return cost, params
+    def persist(self, cost, params: dict, *state):
+        """Evaluate one training step's results together (lazy backends); eager: as is.
+
+        Returns ``(cost, params, *state)``. ``state`` is the optimiser's state dict (velocities,
+        moments): a lazy backend must evaluate it in the same call as the parameters, or the
+        gradients they share would be computed twice and its graph would grow every step.
+        """
+        return (cost, params, *state)
 
     def synchronize(self) -> None:
         """Wait until queued device work is done (a no-op on the CPU)."""
