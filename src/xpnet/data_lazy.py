@@ -58,10 +58,39 @@ def from_array(array, *, examples: str = "rows", chunks: int | None = None, name
         chunks = max(1, (128 * 2**20) // max(1, features * itemsize))
     chunks = min(chunks, m)
     if ndim == 1:
-        return da.from_array(array, chunks=(chunks,), asarray=True)[None, :]
+        return da.from_array(array, chunks=(chunks,), asarray=True, meta=_meta(array))[None, :]
     if examples == "rows":
-        return da.from_array(array, chunks=(chunks, features), asarray=True).T
-    return da.from_array(array, chunks=(features, chunks), asarray=True)
+        return da.from_array(array, chunks=(chunks, features), asarray=True, meta=_meta(array)).T
+    return da.from_array(array, chunks=(features, chunks), asarray=True, meta=_meta(array))
+
+
+def _meta(array):
+    import numpy as np
+
+    return np.empty((0,) * len(array.shape), dtype=array.dtype)
+
+
+class _FileSlice:
+    """A picklable stand-in for an on-disk array: only the path travels in the task graph.
+
+    Each read re-opens the file and returns just the requested block, so a distributed
+    worker never receives (or keeps) more than the chunk it works on; a memmap or an open
+    h5py dataset placed in the graph directly would be pickled whole, or not at all.
+    """
+
+    def __init__(self, kind, path, key, shape, dtype):
+        self.kind, self.path, self.key = kind, os.fspath(path), key
+        self.shape, self.dtype, self.ndim = tuple(shape), dtype, len(shape)
+
+    def __getitem__(self, index):
+        import numpy as np
+
+        if self.kind == "npy":
+            return np.array(np.load(self.path, mmap_mode="r")[index])
+        import h5py
+
+        with h5py.File(self.path, "r") as f:
+            return np.asarray(f[self.key][index])
 
 
 def _exists(path, what):
@@ -81,24 +110,25 @@ def open_npy(path, *, examples: str = "rows", chunks: int | None = None):
         mm = np.load(path, mmap_mode="r")
     except ValueError as exc:
         raise XpnetValueError(f"{os.fspath(path)!r} is not a readable .npy file ({exc})") from None
-    return from_array(mm, examples=examples, chunks=chunks, name=os.fspath(path))
+    source = _FileSlice("npy", path, None, mm.shape, mm.dtype)
+    return from_array(source, examples=examples, chunks=chunks, name=os.fspath(path))
 
 
 def open_hdf5(path, dataset: str, *, examples: str = "rows", chunks: int | None = None):
     """The dataset ``dataset`` of an HDF5 file (h5py), wrapped lazily; see :func:`from_array`.
 
-    The file stays open for as long as the returned array is used.
+    Each chunk read opens the file by path, so the array works on any worker that sees it.
     """
     _exists(path, "HDF5 file")
     _check(examples, chunks)
     import h5py
 
-    handle = h5py.File(path, "r")
-    if dataset not in handle:
-        names = list(handle.keys())
-        handle.close()
-        raise XpnetValueError(f"HDF5 file {os.fspath(path)!r} has no dataset {dataset!r}; it has {names}")
-    return from_array(handle[dataset], examples=examples, chunks=chunks, name=f"{os.fspath(path)}:{dataset}")
+    with h5py.File(path, "r") as handle:
+        if dataset not in handle:
+            raise XpnetValueError(f"HDF5 file {os.fspath(path)!r} has no dataset {dataset!r}; it has {list(handle.keys())}")
+        shape, dtype = handle[dataset].shape, handle[dataset].dtype
+    source = _FileSlice("hdf5", path, dataset, shape, dtype)
+    return from_array(source, examples=examples, chunks=chunks, name=f"{os.fspath(path)}:{dataset}")
 
 
 def open_zarr(path, component: str | None = None, *, examples: str = "rows", chunks: int | None = None):

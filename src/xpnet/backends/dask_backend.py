@@ -169,9 +169,14 @@ class DaskBackend(Backend):
         import dask
 
         client = self._client()
-        if client is not None:
-            return tuple(client.persist([cost, params, *state]))
-        return dask.persist(cost, params, *state)
+        if client is None:  # the configured scheduler: threads, or the active client
+            return dask.persist(cost, params, *state)
+        # Client.persist takes a flat list of collections: flatten the dicts, then rebuild.
+        names = [list(d) for d in (params, *state)]
+        flat = [cost] + [d[k] for d, keys in zip((params, *state), names) for k in keys]
+        done = iter(client.persist(flat))
+        cost = next(done)
+        return (cost, *({k: next(done) for k in keys} for keys in names))
 
     def context(self):
         """Inside ``fit``/``predict``: computations (``float(cost)``) go to this backend's client."""
