@@ -148,16 +148,12 @@ def test_open_npy_hdf5_zarr_give_course_layout(tmp_path, examples):
     h5py = pytest.importorskip("h5py")
     with h5py.File(tmp_path / "x.h5", "w") as f:
         f["X"] = stored
+    zarr = pytest.importorskip("zarr")
+    z = zarr.open(str(tmp_path / "x.zarr"), mode="w", shape=stored.shape, dtype="float64")
+    z[...] = stored
     opened = [open_npy(tmp_path / "x.npy", examples=examples, chunks=20),
-              open_hdf5(tmp_path / "x.h5", "X", examples=examples, chunks=20)]
-    try:
-        zarr = pytest.importorskip("zarr")
-    except pytest.skip.Exception:
-        zarr = None
-    if zarr is not None:
-        z = zarr.create_array(store=str(tmp_path / "x.zarr"), shape=stored.shape, dtype="float64")
-        z[...] = stored
-        opened.append(open_zarr(tmp_path / "x.zarr", examples=examples, chunks=20))
+              open_hdf5(tmp_path / "x.h5", "X", examples=examples, chunks=20),
+              open_zarr(tmp_path / "x.zarr", examples=examples, chunks=20)]
     for lazy in opened:
         assert isinstance(lazy, da.Array) and lazy.shape == (3, 50)
         assert lazy.chunks[1] == (20, 20, 10)

@@ -44,8 +44,6 @@ def _device_status(device) -> str:
         except Exception:
             ok = False
         return "" if ok else "torch has no MPS device here (Apple silicon with a torch build that supports MPS is needed)"
-    if device.type != "cpu":
-        return f"torch device type {device.type!r} is not supported by xpnet's torch backend (use cpu, cuda or mps)"
     return ""
 
 
@@ -73,6 +71,8 @@ class TorchBackend(Backend):
             raise XpnetValueError(
                 f"torch device must be 'cpu', 'cuda', 'cuda:N', 'mps' or an int, got {self.device!r} ({exc})"
             ) from None
+        if dev.type not in ("cpu", "cuda", "mps"):
+            raise XpnetValueError(f"torch device must be cpu, cuda[:N] or mps, got {dev.type!r}")
         why = _device_status(dev)
         if why:
             raise BackendUnavailableError(f"backend 'torch' cannot use device {dev}: {why}")
