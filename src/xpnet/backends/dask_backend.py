@@ -125,7 +125,15 @@ class DaskBackend(Backend):
         host = np.array(host_array, dtype=dtype, copy=True)
         if host.ndim != 2:
             return self.asarray(host)
-        return self._persist_one(self._chunk_library(da.from_array(host, chunks=self.example_chunks(host.shape, host.dtype))))
+        rows, per = self.example_chunks(host.shape, host.dtype)
+        client = self._client()
+        if client is None:
+            return self._persist_one(self._chunk_library(da.from_array(host, chunks=(rows, per))))
+        # To a cluster the data travel once, chunk by chunk (scatter), not inside a task graph.
+        blocks = [np.ascontiguousarray(host[:, a:a + per]) for a in range(0, host.shape[1], per)]
+        futures = client.scatter(blocks)
+        parts = [da.from_delayed(f, shape=b.shape, dtype=b.dtype, meta=b[:0, :0]) for f, b in zip(futures, blocks)]
+        return self._persist_one(self._chunk_library(da.concatenate(parts, axis=1)))
 
     def example_chunks(self, shape, dtype) -> tuple:
         """Chunks for a course-layout array: every row together, ``chunks`` columns each."""
