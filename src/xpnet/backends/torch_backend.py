@@ -76,6 +76,8 @@ class TorchBackend(Backend):
         why = _device_status(dev)
         if why:
             raise BackendUnavailableError(f"backend 'torch' cannot use device {dev}: {why}")
+        if dev.type == "cuda" and dev.index is None:  # "cuda" means the current device: pin it
+            dev = torch.device("cuda", torch.cuda.current_device())
         object.__setattr__(self, "device", dev)
 
     @classmethod
