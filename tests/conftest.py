@@ -33,7 +33,17 @@ def backend(request):
             pytest.skip(f"no CUDA device available ({_cupy_status()[1]})")
         reason = factory.unavailable_reason() if hasattr(factory, "unavailable_reason") else ""
         pytest.skip(f"backend {name} not available: {reason}")
-    return xn.get_backend(name)
+    chosen = xn.get_backend(name)
+    if name == "dask":
+        # The suite's arrays are tiny: the synchronous scheduler runs the same graphs without
+        # the thread pool's per-compute overhead (gradient checks compute thousands of costs).
+        # Threads and a distributed cluster are exercised in tests/test_dask.py.
+        import dask
+
+        with dask.config.set(scheduler="synchronous"):
+            yield chosen
+        return
+    yield chosen
 
 
 @pytest.fixture
@@ -52,3 +62,28 @@ def planar_xor(m=400, seed=0):
     X = g.uniform(-1.0, 1.0, size=(2, m))
     Y = ((X[0:1] > 0) != (X[1:2] > 0)).astype(np.float64)
     return X, Y
+
+
+# Learning tests of thousands of full-batch steps: on dask each step builds and schedules a
+# small graph (tens of ms of Python overhead against microseconds of math at these sizes),
+# which would add minutes to every CI run. Dask's training is covered by the 100-epoch course
+# parity and tests/test_dask.py; these still run on dask with XPNET_TEST_DASK_LONG=1.
+_DASK_LONG = {
+    "test_two_layer_tanh_network_learns_xor",
+    "test_logistic_regression_cannot_learn_xor",
+    "test_zeros_initialisation_keeps_hidden_units_identical",
+}
+
+
+def pytest_collection_modifyitems(config, items):
+    import os
+
+    if os.environ.get("XPNET_TEST_DASK_LONG"):
+        return
+    skip = pytest.mark.skip(
+        reason="thousands of dask steps are dominated by per-step graph overhead; run with XPNET_TEST_DASK_LONG=1"
+    )
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if item.originalname in _DASK_LONG and callspec is not None and callspec.params.get("backend") == "dask":
+            item.add_marker(skip)

@@ -58,7 +58,9 @@ def test_round_trip_onto_every_backend(backend, dtype, tmp_path):
     _same_state(net, loaded)
     for k, v in loaded.optimizer.state.items():
         assert backend.owns(v), k  # optimiser state lives on the target device
-    np.testing.assert_array_equal(loaded.predict_proba(X), net.predict_proba(X))
+    # The parameters are identical; another library's kernels may round the forward pass differently.
+    rtol = 1e-6 if dtype == "float32" else 1e-12
+    np.testing.assert_allclose(loaded.predict_proba(X), net.predict_proba(X), rtol=rtol)
     # ... and back: saved from that backend, loaded onto NumPy
     again = xn.load(xn.save(loaded, tmp_path / "again.npz"), backend="numpy")
     _same_state(net, again)

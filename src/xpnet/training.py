@@ -178,11 +178,11 @@ def train(
                     params = optimizer.update(net.parameters(), grads)
                     weighted = cost * (mb / m)
                     epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
-                    # Lazy backends (dask) evaluate cost and parameters together here, once per step.
-                    epoch_cost, params = backend.persist(epoch_cost, params)
+                    # Lazy backends (dask) evaluate cost, parameters and the optimiser's state
+                    # together here, once per step.
+                    epoch_cost, params, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
                     net._assign(params)
-                value = float(epoch_cost)
-                finite_params = all_finite(xp, net.parameters())
+                value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
         except Exception as exc:
             if not backend.is_out_of_memory(exc):
                 raise
@@ -220,13 +220,20 @@ def train(
 _FP_WARNINGS = r"(overflow|invalid value|divide by zero) encountered"
 
 
-def all_finite(xp, params: dict) -> bool:
-    """Whether every parameter is finite (one host sync for all of them)."""
-    ok = None
+def epoch_status(backend, epoch_cost, params: dict) -> tuple[float, bool]:
+    """The epoch's cost and whether every parameter is finite, in ONE device -> host transfer.
+
+    One sync per epoch on a GPU, one compute per epoch on dask, whatever the network's size.
+    """
+    xp = backend.xp
+    finite = None
     for W in params.values():
         flag = xp.all(xp.isfinite(W))
-        ok = flag if ok is None else xp.logical_and(ok, flag)
-    return True if ok is None else bool(ok)
+        finite = flag if finite is None else xp.logical_and(finite, flag)
+    if finite is None:
+        return float(epoch_cost), True
+    cost, ok = backend.to_numpy(xp.stack([epoch_cost, xp.astype(finite, epoch_cost.dtype)]))
+    return float(cost), bool(ok)
 
 
 def out_of_memory_error(backend, epoch: int, batch_size, m: int) -> DeviceOutOfMemoryError:

@@ -20,6 +20,7 @@ from typing import Callable, Union
 from ..errors import BackendUnavailableError, XpnetValueError
 from ._base import Backend
 from .cupy_backend import CupyBackend
+from .dask_backend import DaskBackend
 from .numpy_backend import NumpyBackend
 from .strict_backend import StrictBackend
 
@@ -43,7 +44,12 @@ _REGISTRY: dict[str, Callable[..., Backend]] = {
     "numpy": NumpyBackend,
     "cupy": CupyBackend,
     "array_api_strict": StrictBackend,
+    "dask": DaskBackend,
 }
+# Plug-ins that ship inside xpnet but register like a third party, through the entry-point
+# group (pyproject.toml). A source checkout that was never installed has no entry points, so
+# the registry falls back to these "module:attribute" paths; an installed entry point wins.
+_FALLBACK_PLUGINS = {"torch": "xpnet.backends.torch_backend:TorchBackend"}
 _ALIASES = {"cpu": "numpy", "np": "numpy", "gpu": "cupy", "cuda": "cupy", "strict": "array_api_strict"}
 _entry_points_loaded = False
 
@@ -77,6 +83,7 @@ def _load_entry_points() -> None:
     if _entry_points_loaded:
         return
     _entry_points_loaded = True
+    from importlib import import_module
     from importlib.metadata import entry_points
 
     for ep in entry_points(group=ENTRY_POINT_GROUP):
@@ -86,6 +93,10 @@ def _load_entry_points() -> None:
             _REGISTRY[ep.name] = ep.load()
         except Exception:  # a broken plug-in must not break xpnet; it is just not listed
             continue
+    for name, target in _FALLBACK_PLUGINS.items():
+        if name not in _REGISTRY:
+            module, _, attr = target.partition(":")
+            _REGISTRY[name] = getattr(import_module(module), attr)
 
 
 def registered_backends() -> list[str]:
@@ -113,7 +124,7 @@ def _auto() -> Backend:
     return CupyBackend() if CupyBackend.is_available() else NumpyBackend()
 
 
-def get_backend(name: BackendLike = "auto", device=None) -> Backend:
+def get_backend(name: BackendLike = "auto", device=None, **options) -> Backend:
     """Return the backend for a name.
 
     Parameters
@@ -124,6 +135,9 @@ def get_backend(name: BackendLike = "auto", device=None) -> Backend:
         ``"array_api_strict:device1"``) or a :class:`Backend`, returned as is.
     device : optional
         The device, when not given in the name.
+    **options
+        Backend-specific options, passed to its factory, e.g.
+        ``get_backend("dask", client=client, chunks=10_000)``.
 
     Raises
     ------
@@ -134,6 +148,8 @@ def get_backend(name: BackendLike = "auto", device=None) -> Backend:
         No backend has that name.
     """
     if isinstance(name, Backend):
+        if options:
+            raise XpnetValueError(f"backend options {sorted(options)} need a backend name, not a {type(name).__name__}")
         return name
     if name is None:
         name = "auto"
@@ -153,7 +169,14 @@ def get_backend(name: BackendLike = "auto", device=None) -> Backend:
     if not _is_available(factory):
         reason = getattr(factory, "unavailable_reason", lambda: "")()
         raise BackendUnavailableError(f"backend {key!r} is not available: {reason or 'its library is missing'}")
-    return factory(device=device) if device is not None else factory()
+    if device is not None:
+        options["device"] = device
+    try:
+        return factory(**options)
+    except TypeError as exc:
+        if options and "unexpected keyword" in str(exc):
+            raise XpnetValueError(f"backend {key!r} does not take the option(s) {sorted(options)}: {exc}") from None
+        raise
 
 
 def resolve_backend(backend: BackendLike = None) -> Backend:
@@ -182,8 +205,8 @@ class use_backend:
     The backend is resolved (and its availability checked) immediately.
     """
 
-    def __init__(self, backend: BackendLike, device=None):
-        self.backend = get_backend(backend, device=device)
+    def __init__(self, backend: BackendLike, device=None, **options):
+        self.backend = get_backend(backend, device=device, **options)
         self._tokens: list[contextvars.Token] = []
         # Called bare, this is the global setter: set now, never reset.
         self._outer = _current.set(self.backend)

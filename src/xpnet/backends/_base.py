@@ -14,7 +14,21 @@ from typing import Any
 
 import numpy as np
 
-__all__ = ["Backend"]
+__all__ = ["Backend", "host_dtype"]
+
+
+def host_dtype(dtype):
+    """The NumPy dtype for ``"float32"``, a NumPy dtype, or any namespace's dtype object.
+
+    Layers pass either a name or their input's ``.dtype`` (``torch.float32``,
+    ``array_api_strict.float64``, ...); every backend stages host data in NumPy first.
+    """
+    if dtype is None:
+        return None
+    try:
+        return np.dtype(dtype)
+    except TypeError:
+        return np.dtype(str(dtype).rsplit(".", 1)[-1])
 
 
 @dataclass(frozen=True)
@@ -93,9 +107,14 @@ class Backend:
             return x
         return to_device(x, self.device)
 
-    def persist(self, cost, params: dict):
-        """Evaluate one training step's results together (lazy backends); eager: as is."""
-        return cost, params
+    def persist(self, cost, params: dict, *state):
+        """Evaluate one training step's results together (lazy backends); eager: as is.
+
+        Returns ``(cost, params, *state)``. ``state`` is the optimiser's state dict (velocities,
+        moments): a lazy backend must evaluate it in the same call as the parameters, or the
+        gradients they share would be computed twice and its graph would grow every step.
+        """
+        return (cost, params, *state)
 
     def synchronize(self) -> None:
         """Wait until queued device work is done (a no-op on the CPU)."""

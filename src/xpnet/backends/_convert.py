@@ -44,6 +44,10 @@ def to_backend(x, backend: Backend, dtype: str, name: str):
         raise XpnetTypeError(f"{name} must be a numeric array, got {type(x).__name__} ({exc})") from None
     if host.dtype.kind not in "biuf":
         _not_numeric(name, host.dtype)
+    if name.partition("_")[0] in ("X", "Y"):
+        # Data in course layout (examples along columns): a backend may lay it out for that,
+        # e.g. dask chunks it by examples while parameters stay single-chunk.
+        return getattr(backend, "asarray_examples", backend.asarray)(host, dtype)
     return backend.asarray(host, dtype)
 
 

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import Backend
+from ._base import Backend, host_dtype
 
 __all__ = ["CupyBackend"]
 
@@ -83,7 +83,7 @@ class CupyBackend(Backend):
 
         host = np.asarray(host_array)
         if dtype is not None:
-            host = host.astype(dtype, copy=False)
+            host = host.astype(host_dtype(dtype), copy=False)
         with cupy.cuda.Device(self.device):
             return cupy.array(host, copy=True)
 

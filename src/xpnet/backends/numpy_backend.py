@@ -6,7 +6,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ._base import Backend
+from ._base import Backend, host_dtype
 
 __all__ = ["NumpyBackend"]
 
@@ -24,7 +24,7 @@ class NumpyBackend(Backend):
     def asarray(self, host_array, dtype=None):
         # One copy straight into the target dtype, not a copy followed by a cast.
         host = np.asarray(host_array)
-        return np.array(host, dtype=dtype if dtype is not None else host.dtype, copy=True)
+        return np.array(host, dtype=host.dtype if dtype is None else host_dtype(dtype), copy=True)
 
     def owns(self, x) -> bool:
         return isinstance(x, np.ndarray)
