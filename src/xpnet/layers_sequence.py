@@ -58,7 +58,7 @@ class SequenceInput:
 
     def prepare_input(self, X, *, backend, dtype, name="X"):
         """Move X to the backend, check it is (n_x, m, T) and finite; return X and its (n_x, T)."""
-        X = to_backend(X, backend, dtype, name)
+        X = to_backend(X, backend, dtype, name, examples=True)
         if self.accepts_2d and X.ndim == 2 and 0 not in tuple(X.shape):
             check_finite(X, name)
             return X, (int(X.shape[0]),)

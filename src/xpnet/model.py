@@ -232,7 +232,7 @@ class Sequential:
                 self.build(shape)
             check_example_shape(shape, self.layers[0].input_shape, name)
             return X
-        X = to_backend(X, self.backend, self.dtype, name)
+        X = to_backend(X, self.backend, self.dtype, name, examples=True)
         if not self.built:
             check_X(X, None, name)
             self.build(int(X.shape[0]))
@@ -249,7 +249,7 @@ class Sequential:
         return int(X.shape[self._examples_axis])
 
     def _target(self, Y, m, name="Y", loss=None):
-        Y = to_backend(Y, self.backend, self.dtype, name)
+        Y = to_backend(Y, self.backend, self.dtype, name, examples=True)
         out = self.layers[-1].output_shape if self.built else None
         if out is not None and len(out) > 1:
             check_Y_sequence(Y, out, m, name)

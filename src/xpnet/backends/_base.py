@@ -86,6 +86,13 @@ class Backend:
             out = xp.astype(out, self.dtype(dtype) if isinstance(dtype, str) else dtype)
         return out
 
+    def asarray_examples(self, host_array, dtype=None):
+        """Like :meth:`asarray`, for user data in course layout (examples along the columns).
+
+        Eager backends need nothing special; a distributed one chunks along the examples.
+        """
+        return self.asarray(host_array, dtype)
+
     def to_numpy(self, x) -> np.ndarray:
         """Copy an array of this backend to a host NumPy array."""
         return np.asarray(x)

@@ -17,8 +17,12 @@ from ._base import Backend
 __all__ = ["to_backend", "to_numpy"]
 
 
-def to_backend(x, backend: Backend, dtype: str, name: str):
-    """Return ``x`` as an array of ``backend`` in ``dtype`` (a copy only when needed)."""
+def to_backend(x, backend: Backend, dtype: str, name: str, *, examples: bool = False):
+    """Return ``x`` as an array of ``backend`` in ``dtype`` (a copy only when needed).
+
+    ``examples=True`` marks user data in course layout (examples along columns), which a
+    backend may lay out for that (dask chunks it by examples; parameters stay one chunk).
+    """
     from . import backend_of
 
     if backend.owns(x):
@@ -44,11 +48,7 @@ def to_backend(x, backend: Backend, dtype: str, name: str):
         raise XpnetTypeError(f"{name} must be a numeric array, got {type(x).__name__} ({exc})") from None
     if host.dtype.kind not in "biuf":
         _not_numeric(name, host.dtype)
-    if name.partition("_")[0] in ("X", "Y"):
-        # Data in course layout (examples along columns): a backend may lay it out for that,
-        # e.g. dask chunks it by examples while parameters stay single-chunk.
-        return getattr(backend, "asarray_examples", backend.asarray)(host, dtype)
-    return backend.asarray(host, dtype)
+    return backend.asarray_examples(host, dtype) if examples else backend.asarray(host, dtype)
 
 
 def _check_numeric_kind(dtype, name, xp):
