@@ -13,7 +13,7 @@ distributed = pytest.importorskip("distributed", reason="distributed is not inst
 import dask.array as da  # noqa: E402
 from dask.callbacks import Callback  # noqa: E402
 
-from xpnet.data_lazy import from_array, open_hdf5, open_npy, open_zarr  # noqa: E402
+from xpnet.data.lazy import from_array, open_hdf5, open_npy, open_zarr  # noqa: E402
 
 
 def _net(backend, n_x=2, seed=1, **kwargs):

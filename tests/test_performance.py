@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet import benchmark as xb
+from xpnet.cli import bench as xb
 from xpnet.activations import Activation
 
 

@@ -319,7 +319,7 @@ def _add_bench(sub):
 
 
 def _bench(args) -> int:
-    from xpnet import benchmark
+    from xpnet.cli import bench as benchmark
 
     return benchmark.main(args)
 

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 import os
 
-from .errors import XpnetTypeError, XpnetValueError
+from ..errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["open_npy", "open_hdf5", "open_zarr", "from_array"]
 

@@ -20,7 +20,7 @@ from importlib import resources
 
 import numpy as np
 
-from .errors import XpnetTypeError, XpnetValueError
+from ..errors import XpnetTypeError, XpnetValueError
 
 __all__ = [
     "Dataset",
