@@ -66,6 +66,37 @@ class _Recurrent(SequenceInput, Layer):
         return {"units": self.units, "return_sequences": self.return_sequences, "init": init_name}
 
 
+def _number(value, name) -> float:
+    if isinstance(value, bool) or not isinstance(value, (int, float)):
+        raise XpnetTypeError(f"{name} must be a number, got {value!r}")
+    return float(value)
+
+
+class _GatedRecurrent(_Recurrent):
+    """Gates that act on [a_{t-1}; x_t]: one W (n_a, n_a + n_x) and one b (n_a, 1) per gate."""
+
+    _GATES: tuple = ()
+
+    def _initial_bias(self, gate) -> float:
+        return 0.0
+
+    def _initial(self, n_x, rng):
+        n_a = self.units
+        params = {}
+        for g in self._GATES:
+            params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
+            params["b" + g] = [[self._initial_bias(g)]] * n_a
+        return params
+
+    def parameter_shapes(self):
+        n_a, n_x = self.units, self.input_shape[0]
+        shapes = {}
+        for g in self._GATES:
+            shapes["W" + g] = (n_a, n_a + n_x)
+            shapes["b" + g] = (n_a, 1)
+        return shapes
+
+
 class RNNCache(NamedTuple):
     X: object
     A: object  # every state a_1..a_T, (n_a, m, T)
@@ -142,7 +173,7 @@ class LSTMCache(NamedTuple):
 
 
 @register_layer
-class LSTM(_Recurrent):
+class LSTM(_GatedRecurrent):
     """Long short-term memory (the course's form), gates acting on [a_{t-1}; x_t].
 
     f, i, o = sigmoid(W_{f,i,o} [a_{t-1}; x_t] + b_{f,i,o}), c~ = tanh(Wc [a_{t-1}; x_t] + bc),
@@ -159,25 +190,10 @@ class LSTM(_Recurrent):
 
     def __init__(self, units: int, return_sequences: bool = False, init="xavier", forget_bias: float = 1.0):
         super().__init__(units, return_sequences, init)
-        if isinstance(forget_bias, bool) or not isinstance(forget_bias, (int, float)):
-            raise XpnetTypeError(f"forget_bias must be a number, got {forget_bias!r}")
-        self.forget_bias = float(forget_bias)
+        self.forget_bias = _number(forget_bias, "forget_bias")
 
-    def _initial(self, n_x, rng):
-        n_a = self.units
-        params = {}
-        for g in self._GATES:
-            params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
-            params["b" + g] = [[self.forget_bias if g == "f" else 0.0]] * n_a
-        return params
-
-    def parameter_shapes(self):
-        n_a, n_x = self.units, self.input_shape[0]
-        shapes = {}
-        for g in self._GATES:
-            shapes["W" + g] = (n_a, n_a + n_x)
-            shapes["b" + g] = (n_a, 1)
-        return shapes
+    def _initial_bias(self, gate):
+        return self.forget_bias if gate == "f" else 0.0
 
     def _stacked(self, xp):
         W = xp.concat([self.params["W" + g] for g in self._GATES], axis=0)  # (4 n_a, n_a + n_x)
@@ -259,7 +275,7 @@ class GRUCache(NamedTuple):
 
 
 @register_layer
-class GRU(_Recurrent):
+class GRU(_GatedRecurrent):
     """Gated recurrent unit (the course's full form).
 
     Gu = sigmoid(Wu [c_{t-1}; x_t] + bu), Gr = sigmoid(Wr [c_{t-1}; x_t] + br),
@@ -273,28 +289,13 @@ class GRU(_Recurrent):
 
     def __init__(self, units: int, return_sequences: bool = False, init="xavier", update_bias: float = 0.0):
         super().__init__(units, return_sequences, init)
-        if isinstance(update_bias, bool) or not isinstance(update_bias, (int, float)):
-            raise XpnetTypeError(f"update_bias must be a number, got {update_bias!r}")
-        self.update_bias = float(update_bias)
+        self.update_bias = _number(update_bias, "update_bias")
 
-    def _initial(self, n_x, rng):
-        n_a = self.units
-        params = {}
-        for g in self._GATES:
-            params["W" + g] = self.init((n_a, n_a + n_x), n_a + n_x, rng)
-            params["b" + g] = [[self.update_bias if g == "u" else 0.0]] * n_a
-        return params
+    def _initial_bias(self, gate):
+        return self.update_bias if gate == "u" else 0.0
 
     def get_config(self):
         return {**super().get_config(), "update_bias": self.update_bias}
-
-    def parameter_shapes(self):
-        n_a, n_x = self.units, self.input_shape[0]
-        shapes = {}
-        for g in self._GATES:
-            shapes["W" + g] = (n_a, n_a + n_x)
-            shapes["b" + g] = (n_a, 1)
-        return shapes
 
     def _split(self, xp):
         n = self.units
