@@ -98,8 +98,9 @@ class CupyBackend(Backend):
 
         if x.device.id == self.device:
             return x
+        # cupy.asarray would hand back the same array on its old device: copy onto this one.
         with cupy.cuda.Device(self.device):
-            return cupy.asarray(x)
+            return cupy.array(x, copy=True)
 
     def to_numpy(self, x) -> np.ndarray:
         return x.get()
