@@ -443,15 +443,17 @@ class Sequential:
 
     def _evaluate_device(self, X, Y, loss) -> dict:
         AL, caches = self.forward(X)
-        result = {"cost": float(self._cost(AL, Y, caches, loss))}
+        metrics = {"cost": self._cost(AL, Y, caches, loss)}
         name = getattr(self.output_activation, "name", "linear")
         xp = self.xp
         if name == "sigmoid":
-            result["accuracy"] = float(xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype)))
+            metrics["accuracy"] = xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype))
         elif name == "softmax":
             hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
-            result["accuracy"] = float(xp.mean(xp.astype(hits, AL.dtype)))
-        return result
+            metrics["accuracy"] = xp.mean(xp.astype(hits, AL.dtype))
+        # Every metric in one device -> host transfer (one GPU sync, one dask compute).
+        values = self.backend.to_numpy(xp.stack(list(metrics.values())))
+        return {key: float(v) for key, v in zip(metrics, values)}
 
     def gradients(self, X, Y, loss=None) -> dict:
         """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""

@@ -154,9 +154,14 @@ def train(
         shuffling = shuffle and batch_size is not None and batch_size < m
         order = backend.asarray(rng.permutation(m)) if shuffling else None
         epoch_cost = None
-        before = net.parameters()
-        # Updates build new arrays, so a shallow copy keeps the optimiser's pre-epoch state.
-        state_before, iterations_before = dict(optimizer.state), optimizer.iterations
+        # Updates build new arrays, so references (and a shallow copy of the optimiser's
+        # state) are a free snapshot to roll back to.
+        before = net.parameters(), dict(optimizer.state), optimizer.iterations
+
+        def rollback():
+            net._assign(before[0])
+            optimizer.state, optimizer.iterations = before[1], before[2]
+
         try:
             # Overflow/invalid-value warnings from a diverging step are not the user's signal:
             # the non-finite check below is, and it restores the last finite parameters.
@@ -186,12 +191,10 @@ def train(
         except Exception as exc:
             if not backend.is_out_of_memory(exc):
                 raise
-            net._assign(before)
-            optimizer.state, optimizer.iterations = state_before, iterations_before
+            rollback()
             raise out_of_memory_error(backend, epoch, batch_size, m) from exc
         if not math.isfinite(value) or not finite_params:
-            net._assign(before)
-            optimizer.state, optimizer.iterations = state_before, iterations_before
+            rollback()
             what = f"the training cost became {value}" if not math.isfinite(value) else "a parameter became NaN or infinite"
             raise TrainingDivergedError(
                 f"{what} at epoch {epoch}; the model keeps the parameters from before "
