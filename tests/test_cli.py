@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -32,12 +33,18 @@ def test_train_predict_info_end_to_end(tmp_path):
     out = tmp_path / "run"
     r = _run("train", "--out", str(out), "--backend", "numpy")  # the README's defaults: digits, 10 classes
     assert r.returncode == 0, r.stderr
-    assert "epoch/s" in r.stderr and "cost=" in r.stderr  # the tqdm progress bar
+    if importlib.util.find_spec("tqdm"):
+        assert "epoch/s" in r.stderr and "cost=" in r.stderr  # the tqdm progress bar
+    else:
+        assert "epoch 1/30  cost " in r.stderr  # the plain progress lines without tqdm
     test_line = next(line for line in r.stdout.splitlines() if line.startswith("test "))
     assert float(re.search(r"([\d.]+)%", test_line).group(1)) >= 95.0
     assert re.search(r"^train\s+1438\s", r.stdout, re.M)
-    assert (out / "model.npz").is_file() and (out / "learning_curve.png").is_file()
-    assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    assert (out / "model.npz").is_file()
+    if importlib.util.find_spec("matplotlib"):
+        assert (out / "learning_curve.png").read_bytes()[:8] == b"\x89PNG\r\n\x1a\n"
+    else:
+        assert "matplotlib is not installed" in r.stderr and not (out / "learning_curve.png").exists()
     header = xn.read_header(out / "model.npz")
     assert header["epochs_trained"] == 30 and header["metadata"]["data"] == "digits"
     assert len(header["history"]["cost"]) == 30
