@@ -30,11 +30,11 @@ def _column(xp, b):
     return xp.reshape(b, (b.shape[0], 1, 1))
 
 
-def _step_grad(dA, t, T, return_sequences):
-    """The part of dJ/da_t that comes from the layer's output (not from step t+1)."""
+def _state_grad(d_next, dA, t, T, return_sequences):
+    """dJ/da_t: what flows back from step t+1, plus what the layer's output at t receives."""
     if return_sequences:
-        return dA[:, :, t]
-    return dA if t == T - 1 else None
+        return d_next + dA[:, :, t]
+    return d_next + dA if t == T - 1 else d_next
 
 
 class _Recurrent(SequenceInput, Layer):
@@ -145,10 +145,7 @@ class SimpleRNN(_Recurrent):
         dWaa = xp.zeros_like(Waa)
         dZs = [None] * T
         for t in range(T - 1, -1, -1):
-            da = da_next
-            g = _step_grad(dA, t, T, self.return_sequences)
-            if g is not None:
-                da = da + g
+            da = _state_grad(da_next, dA, t, T, self.return_sequences)
             a_t = A[:, :, t]
             dz = da * (1.0 - a_t * a_t)
             if t > 0:
@@ -237,10 +234,7 @@ class LSTM(_GatedRecurrent):
         dWa = xp.zeros_like(Wa)
         dZs = [None] * T
         for t in range(T - 1, -1, -1):
-            da = da_next
-            g = _step_grad(dA, t, T, self.return_sequences)
-            if g is not None:
-                da = da + g
+            da = _state_grad(da_next, dA, t, T, self.return_sequences)
             f, i, cc, o = G[:n, :, t], G[n : 2 * n, :, t], G[2 * n : 3 * n, :, t], G[3 * n :, :, t]
             tc = TC[:, :, t]
             c_prev = C[:, :, t - 1] if t > 0 else zeros
@@ -334,10 +328,7 @@ class GRU(_GatedRecurrent):
         dWur_a, dWc_a = xp.zeros_like(Wur_a), xp.zeros_like(Wc_a)
         dZurs, dZcs = [None] * T, [None] * T
         for t in range(T - 1, -1, -1):
-            dc = dc_next
-            g = _step_grad(dA, t, T, self.return_sequences)
-            if g is not None:
-                dc = dc + g
+            dc = _state_grad(dc_next, dA, t, T, self.return_sequences)
             gu, gr, cc = cache.GU[:, :, t], cache.GR[:, :, t], cache.CC[:, :, t]
             c_prev = C[:, :, t - 1] if t > 0 else zeros
             dgu = dc * (cc - c_prev)

@@ -350,14 +350,21 @@ def loop_update(params, grads, learning_rate):
     return new
 
 
-def loop_train_step(params, X, Y, activations, learning_rate, loss=None):
-    """One full-batch gradient-descent step: ``(cost before the update, new params)``."""
-    acts, _ = _check(params, X, activations)
-    loss = _loss_of(loss, acts)
-    AL, _ = loop_forward(params, X, acts)
-    cost = loop_cost(AL, Y, loss)
-    grads = loop_gradients(params, X, Y, acts, loss)
-    return cost, loop_update(params, grads, learning_rate)
+def _train_step(forward, cost, gradients, update):
+    """One full-batch gradient-descent step from an implementation's four parts."""
+
+    def train_step(params, X, Y, activations, learning_rate, loss=None):
+        """One full-batch gradient-descent step: ``(cost before the update, new params)``."""
+        acts, _ = _check(params, X, activations)
+        loss = _loss_of(loss, acts)
+        AL, _ = forward(params, X, acts)
+        grads = gradients(params, X, Y, acts, loss)
+        return cost(AL, Y, loss), update(params, grads, learning_rate)
+
+    return train_step
+
+
+loop_train_step = _train_step(loop_forward, loop_cost, loop_gradients, loop_update)
 
 
 # ==========================================================================================
@@ -440,14 +447,8 @@ def per_example_update(params, grads, learning_rate):
     return {name: P - learning_rate * grads["d" + name] for name, P in params.items()}
 
 
-def per_example_train_step(params, X, Y, activations, learning_rate, loss=None):
-    """One full-batch gradient-descent step: ``(cost before the update, new params)``."""
-    acts, _ = _check(params, X, activations)
-    loss = _loss_of(loss, acts)
-    AL, _ = per_example_forward(params, X, acts)
-    cost = per_example_cost(AL, Y, loss)
-    grads = per_example_gradients(params, X, Y, acts, loss)
-    return cost, per_example_update(params, grads, learning_rate)
+per_example_train_step = _train_step(per_example_forward, per_example_cost, per_example_gradients,
+                                     per_example_update)
 
 
 # ==========================================================================================
