@@ -78,21 +78,6 @@ def test_lstm_forward_vectorized(benchmark, backend_name):
     _timed(benchmark, backend, lambda: net.forward(X)[0])
 
 
-@pytest.mark.benchmark(group="lstm-train-step")
-@pytest.mark.parametrize("backend_name", BACKENDS)
-def test_lstm_forward_backward_vectorized(benchmark, backend_name):
-    backend = _backend(backend_name)
-    layer = _lstm_net(backend).layers[0]
-    X = backend.asarray(_data((N_X, M, T)), "float32")
-    dA = backend.asarray(_data((N_A, M, T), seed=1), "float32")
-
-    def step():
-        A, cache = layer.forward(X, training=True)
-        return layer.backward(dA, cache)
-
-    _timed(benchmark, backend, step)
-
-
 @pytest.mark.benchmark(group="attention-forward")
 def test_attention_forward_loop_reference(benchmark):
     net = _attention_net("numpy")
@@ -111,13 +96,22 @@ def test_attention_forward_vectorized(benchmark, backend_name):
     _timed(benchmark, backend, lambda: net.forward(X)[0])
 
 
-@pytest.mark.benchmark(group="attention-train-step")
+# Input shape and output-gradient shape of each layer's forward + backward benchmark.
+STEPS = {
+    "lstm": (_lstm_net, (N_X, M, T), (N_A, M, T)),
+    "attention": (_attention_net, (D_MODEL, M, T), (D_MODEL, M, T)),
+}
+
+
+@pytest.mark.parametrize("kind", list(STEPS))
 @pytest.mark.parametrize("backend_name", BACKENDS)
-def test_attention_forward_backward_vectorized(benchmark, backend_name):
+def test_forward_backward_vectorized(benchmark, backend_name, kind):
+    benchmark.group = f"{kind}-train-step"
+    make_net, x_shape, da_shape = STEPS[kind]
     backend = _backend(backend_name)
-    layer = _attention_net(backend).layers[0]
-    X = backend.asarray(_data((D_MODEL, M, T)), "float32")
-    dA = backend.asarray(_data((D_MODEL, M, T), seed=1), "float32")
+    layer = make_net(backend).layers[0]
+    X = backend.asarray(_data(x_shape), "float32")
+    dA = backend.asarray(_data(da_shape, seed=1), "float32")
 
     def step():
         A, cache = layer.forward(X, training=True)
