@@ -79,7 +79,10 @@ class Dropout(Layer):
                 f"Dropout fixed_mask must have the activations' shape {tuple(A_prev.shape)}, got {tuple(host.shape)}"
             )
         # Host -> device in the one place data moves: the backend of A_prev (and its device).
-        return backend_of(A_prev).asarray(host, A_prev.dtype)
+        # The array API has no random numbers, so a mask crosses every training step: it
+        # crosses as booleans (a quarter of float32's bytes) and becomes A's dtype there.
+        backend = backend_of(A_prev)
+        return backend.xp.astype(backend.asarray(host.astype(bool, copy=False)), A_prev.dtype)
 
     def forward(self, A_prev, training=False):
         if not training or self.keep_prob == 1.0:
