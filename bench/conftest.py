@@ -20,6 +20,6 @@ def timing(request):
 
 def pytest_benchmark_update_machine_info(config, machine_info):
     # The JSON then says which BLAS, torch, GPU and library versions a result came from.
-    from xpnet.cli.bench import machine_info as xpnet_machine_info
+    from xpnet.benchmarks import machine_info as xpnet_machine_info
 
     machine_info["xpnet"] = xpnet_machine_info()

@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 from xpnet import reference as ref
-from xpnet.cli.bench import cupy_status
+from xpnet.benchmarks import cupy_status
 
 N = 1_000_000
 

@@ -13,7 +13,7 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from xpnet.cli import bench as xb
+from xpnet import benchmarks as xb
 
 IMPLS = ["loop", "per_example", "xpnet-numpy", "numpy-handwritten", "torch-cpu",
          pytest.param("xpnet-cupy", marks=pytest.mark.gpu), pytest.param("torch-cuda", marks=pytest.mark.gpu)]

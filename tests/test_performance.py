@@ -6,7 +6,7 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet.cli import bench as xb
+from xpnet import benchmarks as xb
 from xpnet.activations import Activation
 
 

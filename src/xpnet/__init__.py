@@ -33,15 +33,23 @@ from .errors import (
     XpnetValueError,
 )
 from .io import load, read_header, save
-from .layers import Dense, Layer
 from .callbacks import Callback, EarlyStopping, InverseTimeDecay, LambdaCallback, StepDecay
-from .layers_regularization import Dropout
-
-# Sequence models (issue 6): recurrent, convolutional, attention and plumbing layers.
-from .layers_attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
-from .layers_conv import Conv1D
-from .layers_recurrent import GRU, LSTM, SimpleRNN
-from .layers_sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
+from .layers import (
+    GRU,
+    LSTM,
+    Conv1D,
+    Dense,
+    Dropout,
+    Embedding,
+    GlobalAveragePooling1D,
+    Layer,
+    LayerNorm,
+    MultiHeadAttention,
+    PositionalEncoding,
+    SimpleRNN,
+    TimeDistributed,
+    TransformerEncoderBlock,
+)
 from .model import History, Sequential
 from .optim import Adam, GradientDescent, Momentum, RMSprop
 from .sweep import sweep

@@ -319,7 +319,7 @@ def _add_bench(sub):
 
 
 def _bench(args) -> int:
-    from xpnet.cli import bench as benchmark
+    from xpnet import benchmarks as benchmark
 
     return benchmark.main(args)
 

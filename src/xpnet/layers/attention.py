@@ -9,10 +9,10 @@ from typing import NamedTuple
 
 from array_api_compat import array_namespace, device
 
-from . import initializers as _initializers
-from .errors import ShapeError, XpnetTypeError, XpnetValueError
-from .layers import Layer, register_layer
-from .layers_sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
+from .. import initializers as _initializers
+from ..errors import ShapeError, XpnetTypeError, XpnetValueError
+from .base import Layer, register_layer
+from .sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
 
 __all__ = ["LayerNorm", "PositionalEncoding", "MultiHeadAttention", "TransformerEncoderBlock"]
 

@@ -9,9 +9,9 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
-from .backends import backend_of
-from .errors import XpnetValueError
-from .layers import Layer, register_layer
+from ..backends import backend_of
+from ..errors import XpnetValueError
+from .base import Layer, register_layer
 
 __all__ = ["Dropout"]
 

@@ -19,7 +19,7 @@ import xpnet.backends as backends
 from conftest import planar_xor
 from xpnet.backends.torch_backend import TorchBackend
 
-ROOT = Path(__file__).resolve().parents[1]
+ROOT = Path(__file__).resolve().parents[2]
 needs_torch = pytest.mark.skipif(not TorchBackend.is_available(), reason=f"torch missing: {TorchBackend.unavailable_reason()}")
 
 

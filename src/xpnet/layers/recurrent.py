@@ -14,11 +14,11 @@ from typing import NamedTuple
 
 from array_api_compat import array_namespace
 
-from . import activations as _activations
-from . import initializers as _initializers
-from .errors import XpnetTypeError
-from .layers import Layer, register_layer
-from .layers_sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
+from .. import activations as _activations
+from .. import initializers as _initializers
+from ..errors import XpnetTypeError
+from .base import Layer, register_layer
+from .sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
 
 __all__ = ["SimpleRNN", "LSTM", "GRU"]
 

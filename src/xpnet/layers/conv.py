@@ -6,11 +6,11 @@ from typing import NamedTuple
 
 from array_api_compat import array_namespace
 
-from . import activations as _activations
-from . import initializers as _initializers
-from .errors import ShapeError, XpnetTypeError, XpnetValueError
-from .layers import Layer, register_layer
-from .layers_sequence import SequenceInput, positive_int, require_sequence_shape
+from .. import activations as _activations
+from .. import initializers as _initializers
+from ..errors import ShapeError, XpnetTypeError, XpnetValueError
+from .base import Layer, register_layer
+from .sequence import SequenceInput, positive_int, require_sequence_shape
 
 __all__ = ["Conv1D", "conv1d_geometry"]
 

@@ -36,8 +36,8 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from .. import reference as _ref
-from ..errors import XpnetValueError
+from . import reference as _ref
+from .errors import XpnetValueError
 
 __all__ = [
     "CASES",
@@ -118,10 +118,10 @@ class XpnetStep:
     """
 
     def __init__(self, case: Case, dtype="float32", backend="numpy", seed=0):
-        from .. import losses
-        from ..layers import Dense
-        from ..model import Sequential
-        from ..optim import GradientDescent
+        from . import losses
+        from .layers import Dense
+        from .model import Sequential
+        from .optim import GradientDescent
 
         params, X, Y = make_problem(case, dtype, seed)
         layers = [Dense(n, activation=a) for n, a in zip(case.dims[1:], case.activations)]
@@ -412,7 +412,7 @@ def blas_description() -> str:
 
 
 def cupy_status() -> tuple[bool, str]:
-    from ..backends.cupy_backend import _cupy_status
+    from .backends.cupy_backend import _cupy_status
 
     ok, why = _cupy_status()
     return ok, ("" if ok else f"no CUDA device available ({why})")
@@ -422,7 +422,7 @@ def machine_info() -> dict:
     """The machine and the library versions a result was measured with."""
     import array_api_compat
 
-    from .. import __version__
+    from . import __version__
 
     info = {
         "xpnet": __version__,
@@ -444,7 +444,7 @@ def machine_info() -> dict:
     if ok:
         import cupy
 
-        from ..backends import get_backend
+        from .backends import get_backend
 
         info["cupy"] = cupy.__version__
         info["gpu"] = get_backend("cupy").describe()
@@ -501,7 +501,7 @@ def _quick_dot(res: Results, n=None, rounds=5):
     if ok:
         import cupy
 
-        from ..backends import get_backend
+        from .backends import get_backend
 
         backend = get_backend("cupy")
         ca, cb = backend.asarray(a), backend.asarray(b)

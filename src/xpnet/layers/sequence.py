@@ -11,11 +11,11 @@ from typing import NamedTuple
 
 from array_api_compat import array_namespace
 
-from . import initializers as _initializers
-from ._validation import check_finite
-from .backends._convert import to_backend
-from .errors import ShapeError, XpnetTypeError, XpnetValueError
-from .layers import Layer, layer_from_config, register_layer
+from .. import initializers as _initializers
+from .._validation import check_finite
+from ..backends._convert import to_backend
+from ..errors import ShapeError, XpnetTypeError, XpnetValueError
+from .base import Layer, layer_from_config, register_layer
 
 __all__ = ["SequenceInput", "TimeDistributed", "Embedding", "GlobalAveragePooling1D", "seq_matmul", "positive_int"]
 

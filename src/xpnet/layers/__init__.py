@@ -1,0 +1,20 @@
+"""Layers: forward propagation that keeps a cache, backward propagation that uses it.
+
+``base`` declares the protocol every layer follows and the registry ``xn.load`` builds
+layers from; each other module is one family of layers.
+"""
+
+from .attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
+from .base import Layer, layer_from_config, register_layer
+from .conv import Conv1D
+from .dense import Dense
+from .dropout import Dropout
+from .recurrent import GRU, LSTM, SimpleRNN
+from .sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
+
+__all__ = [
+    "Layer", "register_layer", "layer_from_config",
+    "Dense", "Dropout", "LayerNorm", "Conv1D", "SimpleRNN", "LSTM", "GRU",
+    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock",
+    "Embedding", "TimeDistributed", "GlobalAveragePooling1D",
+]
