@@ -12,6 +12,7 @@ from __future__ import annotations
 import random
 
 from . import initializers as _initializers
+from ._friendly import class_labels_to_one_hot, keras_hints, summary as _summary
 from . import losses as _losses
 from . import optim as _optim
 from ._validation import check_example_shape, check_finite, check_verbose, check_X, check_Y, check_Y_sequence
@@ -62,6 +63,7 @@ class Sequential:
     10
     """
 
+    @keras_hints
     def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None):
         layers = list(layers)
         if not layers:
@@ -251,6 +253,8 @@ class Sequential:
     def _target(self, Y, m, name="Y", loss=None):
         Y = to_backend(Y, self.backend, self.dtype, name, examples=True)
         out = self.layers[-1].output_shape if self.built else None
+        if out is not None and len(out) == 1 and getattr(self.output_activation, "name", "") == "softmax":
+            Y = class_labels_to_one_hot(Y, out[0], m, name)  # integer labels, as Keras's sparse loss
         if out is not None and len(out) > 1:
             check_Y_sequence(Y, out, m, name)
         else:
@@ -273,6 +277,7 @@ class Sequential:
         return not self.backend.owns(X)
 
     # -- training --------------------------------------------------------------------------
+    @keras_hints
     def fit(
         self,
         X,
@@ -484,6 +489,31 @@ class Sequential:
         return self
 
     # -- description ---------------------------------------------------------------------------
+    def summary(self, print_fn=print) -> str:
+        """Print and return a table of the layers, output shapes and parameter counts.
+
+        Parameters
+        ----------
+        print_fn : callable or None
+            Where the table goes (``print`` by default, as Keras); None prints nothing.
+
+        Returns
+        -------
+        str
+            The table: one row per layer (output shapes in course layout, ``m`` the
+            examples), the total parameter count and bytes, the backend and the dtype.
+
+        Raises
+        ------
+        NotFittedError
+            The network has no parameters yet (no ``input_size`` and no ``fit``).
+        """
+        self._require_built()
+        text = _summary(self)
+        if print_fn is not None:
+            print_fn(text)
+        return text
+
     def get_config(self) -> dict:
         """The architecture as plain JSON-able data (what ``xn.save`` writes beside the weights)."""
         return {

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 
+from ._friendly import keras_hints
 from .errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "get"]
@@ -29,6 +30,11 @@ def check_positive(name: str, value) -> float:
 
 class Optimizer:
     """Base class: subclasses implement :meth:`update`."""
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # answer lr= and beta_1= with xpnet's names
+            cls.__init__ = keras_hints(cls.__init__)
 
     def __init__(self, learning_rate: float = 0.01):
         self.learning_rate = check_positive("learning_rate", learning_rate)

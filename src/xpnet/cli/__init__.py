@@ -14,8 +14,11 @@ import time
 
 import numpy as np
 
+from xpnet.optim import OPTIMIZERS as _OPTIMIZER_CLASSES
+
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
-OPTIMIZERS = ("adam", "gradient_descent", "momentum", "rmsprop")
+# Every name the Python API accepts (sgd, gd, ... included).
+OPTIMIZERS = tuple(_OPTIMIZER_CLASSES)
 
 
 class _Parser(argparse.ArgumentParser):
@@ -53,7 +56,10 @@ def _batch_size(text):
 
 
 def _build_parser() -> argparse.ArgumentParser:
+    from xpnet import __version__
+
     parser = _Parser(prog="xpnet", description="Train array-API neural networks on CPU or GPU.")
+    parser.add_argument("--version", action="version", version=f"xpnet {__version__}")
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     _add_train(sub)
     _add_predict(sub)
@@ -73,6 +79,8 @@ def _add_train(sub):
     p.add_argument("--data", default="digits",
                    help="digits (10 classes, default), digits:K (is it a K?), breast_cancer, flower, "
                         "or a .npz/.csv/.h5 file")
+    p.add_argument("--target", default=None, metavar="COLUMN",
+                   help="the label column of a CSV file: its header name or index (default: the last)")
     p.add_argument("--layers", type=_positive_int, nargs="*", default=[64], metavar="UNITS",
                    help="hidden layer sizes (default: 64); none for logistic/softmax regression")
     p.add_argument("--activation", default="relu", choices=ACTIVATIONS, help="hidden activation (default: relu)")
@@ -146,7 +154,10 @@ def _train(args) -> int:
     from xpnet.data import load_dataset
     from xpnet.plot import matplotlib_missing_note, plot_learning_curve
 
-    ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed)
+    ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed, target=_column(args.target))
+    if ds.task == "regression" and args.target is None and str(args.data).lower().endswith((".csv", ".txt")):
+        print("note: the last column holds numbers that are not whole, so this trains a regression on it; "
+              "if the labels are in another column, name it with --target COLUMN", file=sys.stderr)
     layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
     net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
                         seed=args.seed)
@@ -156,7 +167,7 @@ def _train(args) -> int:
     print(f"network: {' -> '.join([str(ds.X_train.shape[0])] + [f'{l.units} {l.activation.name}' for l in layers])}; "
           f"{args.optimizer} lr {args.learning_rate}, batch {args.batch_size or 'full'}, {args.epochs} epochs")
     print(f"backend: {net.backend.describe()}, {args.dtype}")
-    metadata = {"data": args.data, "test_size": args.test_size, "seed": args.seed, "classes": ds.classes,
+    metadata = {"data": args.data, "target": args.target, "test_size": args.test_size, "seed": args.seed, "classes": ds.classes,
                 "standardizer": ds.standardizer.to_config() if ds.standardizer else None}
     optimizer = xn.optim.get(args.optimizer, args.learning_rate)
     checkpoint = os.path.join(out, "checkpoint.npz") if args.checkpoint_every else None
@@ -188,11 +199,25 @@ def _train(args) -> int:
     return 0
 
 
+def _column(text):
+    """--target: a column index when it is a whole number, else a header name."""
+    if text is None:
+        return None
+    try:
+        return int(text)
+    except ValueError:
+        return text
+
+
 def _table(train_result, test_result, ds) -> str:
+    return _result_table([("train", train_result, ds.X_train.shape[1]), ("test", test_result, ds.X_test.shape[1])])
+
+
+def _result_table(sets) -> str:
     rows = [("set", "examples", "cost", "accuracy")]
-    for name, result, X in (("train", train_result, ds.X_train), ("test", test_result, ds.X_test)):
+    for name, result, m in sets:
         acc = f"{100 * result['accuracy']:.2f}%" if "accuracy" in result else "-"
-        rows.append((name, str(X.shape[1]), f"{result['cost']:.4f}", acc))
+        rows.append((name, str(m), f"{result['cost']:.4f}", acc))
     widths = [max(len(r[i]) for r in rows) for i in range(4)]
     lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
     lines.insert(1, "-" * len(lines[0]))
@@ -204,41 +229,74 @@ def _add_predict(sub):
     p = sub.add_parser(
         "predict", help="predict with a saved model",
         description="Load MODEL (from 'xpnet train' or xn.save) and predict every example of DATA, standardised "
-        "as in training; prints the accuracy when DATA has labels.",
+        "as in training: shows the first predictions (--output writes them all, one line per example in the "
+        "data's order) and, when DATA has labels, the cost and accuracy; on the data the model was trained "
+        "on, train and test examples are reported apart.",
     )
     p.add_argument("model", help="a model.npz written by 'xpnet train' or xn.save")
     p.add_argument("data", help="a dataset name (digits, digits:K, breast_cancer, flower) or a .npz/.csv/.h5 file")
+    p.add_argument("--target", default=None, metavar="COLUMN",
+                   help="the label column of a CSV file (default: the one used in training, else the last)")
     p.add_argument("--backend", default=None, help="where to run (default: auto)")
     p.add_argument("--output", default=None, metavar="FILE", help="write one prediction per line to FILE")
+    p.add_argument("--show", type=_non_negative_int, default=10, metavar="N",
+                   help="print the first N predictions (default: 10)")
     p.set_defaults(run=_predict)
+
+
+def _prediction_text(net, labels, proba, j, classes) -> str:
+    name = net.output_activation.name if net.output_activation is not None else "linear"
+    if name == "softmax":
+        c = int(labels[j])
+        return f"{classes[c] if c < len(classes) else c}  (p = {proba[c, j]:.3f})"
+    if name == "sigmoid":
+        c = int(labels[j])
+        p = float(proba[0, j])
+        return f"{classes[c] if c < len(classes) else c}  (p = {p if c else 1 - p:.3f})"
+    return " ".join(f"{v:.6g}" for v in np.atleast_1d(labels[:, j]))
 
 
 def _predict(args) -> int:
     import xpnet as xn
-    from xpnet.data import Standardizer, load_arrays
+    from xpnet.data import Standardizer, load_arrays, load_dataset
 
     net = xn.load(args.model, backend=args.backend)
     meta = xn.read_header(args.model).get("metadata", {})
-    X, Y, _ = load_arrays(args.data)
-    if meta.get("standardizer"):
-        X = Standardizer.from_config(meta["standardizer"]).transform(X)
-    labels = np.asarray(net.predict(X)).reshape(-1) if net.output_activation.name in ("sigmoid", "softmax") \
-        else np.asarray(net.predict(X))
+    target = args.target if args.target is not None else (meta.get("target") if args.data == meta.get("data") else None)
+    X, Y, _ = load_arrays(args.data, target=_column(target))
+    standardizer = Standardizer.from_config(meta["standardizer"]) if meta.get("standardizer") else None
+    if standardizer is not None:
+        X = standardizer.transform(X)
+    classify = net.output_activation is not None and net.output_activation.name in ("sigmoid", "softmax")
+    proba = np.asarray(net.predict_proba(X))
+    labels = np.asarray(net.predict(X))
+    labels = labels.reshape(-1) if classify else labels.reshape(labels.shape[0], -1)
     classes = meta.get("classes") or []
     print(f"model: {args.model} ({net.backend.describe()}); data: {args.data}, {X.shape[1]} examples")
-    if labels.ndim == 1:
+    shown = min(args.show, X.shape[1])
+    if shown:
+        print(f"predictions (first {shown} of {X.shape[1]}):")
+        for j in range(shown):
+            print(f"  {j:>5}  {_prediction_text(net, labels, proba, j, classes)}")
+    if classify:
         counts = np.bincount(labels.astype(np.int64))
-        shown = ", ".join(f"{classes[i] if i < len(classes) else i}: {c}" for i, c in enumerate(counts) if c)
-        print(f"predicted classes: {shown}")
+        print("predicted classes: " + ", ".join(f"{classes[i] if i < len(classes) else i}: {c}"
+                                                for i, c in enumerate(counts) if c))
     if Y is not None and Y.shape[0] == net.n_out:
-        result = net.evaluate(X, Y)
-        if "accuracy" in result:
-            print(f"accuracy {100 * result['accuracy']:.2f}%, cost {result['cost']:.4f}")
+        if args.data == meta.get("data") and meta.get("test_size") is not None:
+            # The training data: rebuild its split, so seen and held-out examples are not mixed.
+            ds = load_dataset(args.data, test_size=meta["test_size"], seed=meta.get("seed", 0), standardize=False,
+                              target=_column(target))
+            parts = [(name, Xs if standardizer is None else standardizer.transform(Xs), Ys)
+                     for name, Xs, Ys in (("train (seen in training)", ds.X_train, ds.Y_train),
+                                          ("test (held out)", ds.X_test, ds.Y_test))]
         else:
-            print(f"cost {result['cost']:.4f}")
+            parts = [(f"{args.data} (all examples)", X, Y)]
+        print(_result_table([(name, net.evaluate(Xs, Ys), Xs.shape[1]) for name, Xs, Ys in parts]))
     if args.output:
-        np.savetxt(args.output, labels.T if labels.ndim == 2 else labels, fmt="%d" if labels.ndim == 1 else "%.6g")
-        print(f"wrote predictions: {args.output}")
+        rows = labels if classify else labels.T
+        np.savetxt(args.output, rows, fmt="%d" if classify else "%.6g")
+        print(f"wrote {X.shape[1]} predictions, one per line in the data's order: {args.output}")
     return 0
 
 

@@ -122,7 +122,33 @@ class Dataset:
 
 # -- helpers -----------------------------------------------------------------------------------
 def one_hot(labels, k: int | None = None) -> np.ndarray:
-    """Integer labels (m,) -> one-hot columns (k, m)."""
+    """Integer class labels -> one-hot columns ``(k, m)``, the layout a softmax output trains on.
+
+    Parameters
+    ----------
+    labels : array_like of int, shape (m,) or (1, m)
+        Class indices 0..k-1, one per example.
+    k : int, optional
+        The number of classes (default: the largest label + 1).
+
+    Returns
+    -------
+    numpy.ndarray, shape (k, m)
+        Column j is 1 in row ``labels[j]`` and 0 elsewhere (float64).
+
+    Raises
+    ------
+    XpnetValueError
+        A label is negative or not a whole number.
+
+    Examples
+    --------
+    >>> from xpnet.data import one_hot
+    >>> one_hot([2, 0, 1])
+    array([[0., 1., 0.],
+           [0., 0., 1.],
+           [1., 0., 0.]])
+    """
     labels = np.asarray(labels).reshape(-1)
     if labels.size and (labels.min() < 0 or not np.all(labels == np.round(labels))):
         raise XpnetValueError("one_hot needs non-negative integer labels")
@@ -396,6 +422,23 @@ def _features(X, source):
     return X.astype(np.float64)
 
 
+def _label_index(header, label_column, path):
+    """The label column's index: an int (negative counts from the end) or a header name."""
+    width = len(header)
+    if isinstance(label_column, str):
+        names = [h.strip() for h in header]
+        if label_column.strip() not in names:
+            raise XpnetValueError(
+                f"{path!r} has no column named {label_column!r}; its columns are: {', '.join(names)}"
+            )
+        return names.index(label_column.strip())
+    if isinstance(label_column, bool) or not isinstance(label_column, int):
+        raise XpnetTypeError(f"label_column must be a column index or a header name, got {label_column!r}")
+    if not -width <= label_column < width:
+        raise XpnetValueError(f"label_column={label_column} is out of range for {width} columns in {path!r}")
+    return label_column % width
+
+
 def _read_csv(path, label_column):
     with open(path, newline="") as f:
         rows = [row for row in csv.reader(f) if row]
@@ -404,19 +447,19 @@ def _read_csv(path, label_column):
 
     def numeric(row):
         try:
-            [float(v) for i, v in enumerate(row) if i != label_column % len(row)]
+            [float(v) for v in row]
             return True
         except ValueError:
             return False
 
-    if not numeric(rows[0]):
-        rows = rows[1:]  # a header line
-    width = len(rows[0]) if rows else 0
+    header = None
+    if isinstance(label_column, str) or not numeric([v for i, v in enumerate(rows[0])
+                                                     if i != label_column % len(rows[0])]):
+        header, rows = rows[0], rows[1:]  # a header line
+    width = len(rows[0]) if rows else len(header or ())
     if width < 2:
         raise XpnetValueError(f"{path!r} needs at least one feature column and one label column")
-    if label_column is not None and not -width <= label_column < width:
-        raise XpnetValueError(f"label_column={label_column} is out of range for {width} columns in {path!r}")
-    col = label_column % width
+    col = _label_index(header or [str(i) for i in range(width)], label_column, path)
     X, y = [], []
     for n, row in enumerate(rows, start=1):
         if len(row) != width:
@@ -436,9 +479,10 @@ def _read_csv(path, label_column):
 def load_csv(path, label_column: int = -1, test_size: float = 0.2, seed: int = 0, standardize: bool = True) -> Dataset:
     """A CSV file with one example per ROW (the usual spreadsheet layout), transposed to (n_x, m).
 
-    One column (the last by default) holds the labels: two distinct values give Y (1, m) of
-    0/1 (sorted values map to 0 and 1), more give one-hot (k, m); non-integer numbers are a
-    regression target. A first line that is not numeric is taken as a header.
+    One column holds the labels: ``label_column`` is its index (the last, -1, by default) or
+    its name in the header line. Two distinct values give Y (1, m) of 0/1 (sorted values map
+    to 0 and 1), more give one-hot (k, m); non-integer numbers are a regression target. A
+    first line that is not numeric is taken as a header.
     """
     path = _check_file(path)
     X, labels = _read_csv(path, label_column)
@@ -462,12 +506,17 @@ def _parse_name(spec: str):
     return None, None
 
 
-def load_dataset(spec, test_size: float = 0.2, seed: int = 0, standardize: bool = True) -> Dataset:
+def load_dataset(spec, test_size: float = 0.2, seed: int = 0, standardize: bool = True, target=None) -> Dataset:
     """A dataset by name or path: ``"digits"`` (10 classes), ``"digits:3"`` (is it a 3?),
-    ``"breast_cancer"``, ``"flower"``, or a ``.npz``, ``.csv`` or ``.h5``/``.hdf5`` file."""
+    ``"breast_cancer"``, ``"flower"``, or a ``.npz``, ``.csv`` or ``.h5``/``.hdf5`` file.
+
+    ``target`` names a CSV file's label column (its header name or index; default the last).
+    """
     if not isinstance(spec, (str, os.PathLike)):
         raise XpnetTypeError(f"data must be a dataset name or a file path, got {type(spec).__name__}")
     spec = os.fspath(spec)
+    if target is not None and os.path.splitext(spec)[1].lower() not in (".csv", ".txt"):
+        raise XpnetValueError(f"target= names a column of a .csv file; {spec!r} is not one")
     name, arg = _parse_name(spec)
     if name == "digits":
         return load_digits(arg, test_size, seed, standardize)
@@ -480,7 +529,8 @@ def load_dataset(spec, test_size: float = 0.2, seed: int = 0, standardize: bool 
     if ext == ".npz":
         return load_npz(spec, test_size, seed, standardize)
     if ext in (".csv", ".txt"):
-        return load_csv(spec, test_size=test_size, seed=seed, standardize=standardize)
+        return load_csv(spec, -1 if target is None else target, test_size=test_size, seed=seed,
+                        standardize=standardize)
     if ext in (".h5", ".hdf5"):
         return load_cat_hdf5(spec, standardize=standardize)
     raise XpnetValueError(
@@ -489,15 +539,21 @@ def load_dataset(spec, test_size: float = 0.2, seed: int = 0, standardize: bool 
     )
 
 
-def load_arrays(spec):
+def load_arrays(spec, target=None):
     """Every example of a dataset, unsplit and unstandardised: ``(X, Y, classes)``.
 
-    For an HDF5 cat file: its test set. What ``xpnet predict`` reads.
+    A CSV file comes in file order (example i is row i); for an HDF5 cat file: its test
+    set. What ``xpnet predict`` reads.
     """
     if not isinstance(spec, (str, os.PathLike)):
         raise XpnetTypeError(f"data must be a dataset name or a file path, got {type(spec).__name__}")
     spec = os.fspath(spec)
     name, _ = _parse_name(spec)
+    if os.path.splitext(spec)[1].lower() in (".csv", ".txt") and name is None:
+        path = _check_file(spec)
+        X, labels = _read_csv(path, -1 if target is None else target)
+        Y, classes = _encode_labels(labels, path)
+        return X, Y, classes
     if os.path.splitext(spec)[1].lower() in (".h5", ".hdf5") and name is None:
         ds = load_cat_hdf5(spec)
         return ds.X_test, ds.Y_test, ds.classes

@@ -15,6 +15,7 @@ each parameterised layer an index l = 1, 2, ... and exposes them as ``W1, b1, W2
 
 from __future__ import annotations
 
+from .._friendly import keras_hints
 from ..errors import XpnetValueError
 
 __all__ = ["Layer", "register_layer", "layer_from_config"]
@@ -27,6 +28,11 @@ class Layer:
     has_parameters = False
     #: Local names of the parameters that L2 regularisation penalises.
     regularized: tuple = ()
+
+    def __init_subclass__(cls, **kwargs):
+        super().__init_subclass__(**kwargs)
+        if "__init__" in cls.__dict__:  # answer Keras's names (units=, input_shape=, rate=) in xpnet's
+            cls.__init__ = keras_hints(cls.__init__)
 
     def __init__(self):
         self.params: dict = {}
