@@ -88,11 +88,12 @@ class SweepResult(list):
         return self.table()
 
     def plot(self, path, title="sweep"):
-        """Save the validation-cost curves of every configuration (log scale) to a PNG; returns the path."""
-        from .plot import plot_curves
+        """Save the sweep to a PNG: every configuration ranked by validation cost (bars) and
+        the best five validation-cost curves (log scale); returns the path."""
+        from .plot import plot_sweep
 
-        curves = {_label(row): curve["val_cost"] for row, curve in zip(self, self.curves)}
-        return plot_curves(curves, path, title=title, ylabel="validation cost", log_y=True)
+        return plot_sweep([_label(row) for row in self], [row["val_cost"] for row in self],
+                          [curve["val_cost"] for curve in self.curves], path, title=title)
 
 
 def _label(row) -> str:
@@ -215,7 +216,8 @@ def sweep(
     backend, dtype, seed : passed to :class:`Sequential`; every configuration starts from
         the same seed, so they differ only in what is swept.
     plot : str or path, optional
-        Save the validation-cost curves to this PNG (needs matplotlib).
+        Save a PNG: the configurations ranked by validation cost, and the best five
+        curves (needs matplotlib, checked before the first run).
     verbose : bool
         Print one line per configuration.
 
@@ -238,6 +240,10 @@ def sweep(
     from .layers import Dense
     from .model import Sequential
 
+    if plot is not None:
+        from .plot import require_matplotlib
+
+        require_matplotlib("sweep(plot=...)")  # before the runs, not after them
     if isinstance(optimizer, _optim.Optimizer):
         raise XpnetTypeError("sweep needs an optimizer name such as 'adam' (each configuration gets a fresh one)")
     space = {name: _as_list(name, value) for name, value in
@@ -293,6 +299,12 @@ def _digits():
 
 def run_cli(args) -> int:
     """``xpnet sweep``: run :func:`sweep` from parsed command-line arguments and print the table."""
+    if args.plot:
+        try:
+            import matplotlib  # noqa: F401
+        except ImportError:
+            raise XpnetValueError("--plot needs matplotlib: pip install 'xpnet[plot]' "
+                                  "(or leave out --plot for the table alone); nothing was run") from None
     if args.data == "digits":
         X, Y = _digits()
     else:

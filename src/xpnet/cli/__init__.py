@@ -175,10 +175,19 @@ def _train(args) -> int:
     if args.resume:
         initial = xn.read_header(args.resume).get("epochs_trained", 0)
     progress = _Progress(args.epochs, min(initial, args.epochs), args.quiet)
+    # The training set measured after each epoch, as the test set is, so the two curves compare
+    # like with like (History.costs averages the mini-batches before their updates instead).
+    train_metrics = {}
+
+    def measure_train(epoch, logs):
+        for key, value in net.evaluate(ds.X_train, ds.Y_train).items():
+            train_metrics.setdefault(key, []).append(value)
+
     start = time.perf_counter()
     try:
         hist = net.fit(ds.X_train, ds.Y_train, optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
-                       validation_data=(ds.X_test, ds.Y_test), callbacks=[progress],
+                       validation_data=(ds.X_test, ds.Y_test),
+                       callbacks=[xn.LambdaCallback(on_epoch_end=measure_train), progress],
                        checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint, resume_from=args.resume)
     finally:
         if progress.bar is not None:
@@ -190,9 +199,16 @@ def _train(args) -> int:
     print(_table(train_result, test_result, ds))
     print(f"saved model: {model_path}")
     try:
-        png = plot_learning_curve(hist.costs, os.path.join(out, "learning_curve.png"),
-                                  title=f"{ds.name}: {args.optimizer}, learning rate = {args.learning_rate}",
-                                  val_costs=hist.history.get("val_cost"))
+        title = f"{ds.name}: {args.optimizer}, learning rate = {args.learning_rate}"
+        path = os.path.join(out, "learning_curve.png")
+        if len(train_metrics.get("cost", [])) == len(hist.costs):
+            png = plot_learning_curve(train_metrics["cost"], path, title=title, val_costs=hist.history.get("val_cost"),
+                                      train_label="train cost (after each epoch)",
+                                      accuracy=train_metrics.get("accuracy"),
+                                      val_accuracy=hist.history.get("val_accuracy"))
+        else:  # resumed: the epochs before the checkpoint were not measured after the fact
+            png = plot_learning_curve(hist.costs, path, title=title, val_costs=hist.history.get("val_cost"),
+                                      val_accuracy=hist.history.get("val_accuracy"))
         print(f"saved learning curve: {png}")
     except ImportError:
         print(matplotlib_missing_note(), file=sys.stderr)
