@@ -1,11 +1,15 @@
-"""Depth vs width on the XOR (parity) of n bits (course 1, week 4: "why deep representations").
+"""
+Depth vs width on the parity of n bits
+======================================
 
-The course's circuit-theory argument: parity of n bits can be computed by O(log n) layers of
+Course 1, week 4: "why deep representations". The course's circuit-theory argument: parity of n bits can be computed by O(log n) layers of
 a few units, while one hidden layer needs exponentially many. This trains shallow-and-wide
 and deep-and-narrow tanh networks (Adam) on all 2**n bit patterns and plots their cost per
 epoch, with each network's parameter count in the legend, so you can compare them at similar
 sizes. Expect the experiment to be more nuanced than the theory: gradient descent does not
 find the compact deep circuit easily, and very narrow deep nets (2-2-2) can get stuck.
+
+.. code-block:: bash
 
     python examples/depth_vs_width.py --bits 8 --out-dir plots
 """
@@ -30,7 +34,7 @@ def parity_data(n_bits):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Depth vs width on the parity of n bits")
     parser.add_argument("--bits", type=int, default=8)
     parser.add_argument("--epochs", type=int, default=800)
     parser.add_argument("--architectures", nargs="+", default=["4", "8", "16", "4,4", "4,4,4", "8,8,8"],

@@ -1,9 +1,13 @@
-"""Vanishing gradients: a deep sigmoid network vs the same depth with ReLU (course 2, week 1).
+"""
+Vanishing gradients: deep sigmoid vs ReLU
+=========================================
 
-At initialisation, backpropagation multiplies by sigmoid'(Z) <= 1/4 once per layer, so the
+Course 2, week 1: a deep sigmoid network vs the same depth with ReLU. At initialisation, backpropagation multiplies by sigmoid'(Z) <= 1/4 once per layer, so the
 gradient norm ||dW[l]|| shrinks geometrically towards the input; with ReLU and He
 initialisation it stays of the same order. The plot shows ||dW[l]|| per layer l (log scale)
 from ``net.gradients(X, Y)``, before and after some training.
+
+.. code-block:: bash
 
     python examples/vanishing_gradients.py --depth 10 --out-dir plots
 """
@@ -28,7 +32,7 @@ def layer_norms(net, X, Y):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser = argparse.ArgumentParser(description="Vanishing gradients: deep sigmoid vs ReLU")
     parser.add_argument("--depth", type=int, default=10, help="hidden layers")
     parser.add_argument("--width", type=int, default=16)
     parser.add_argument("--epochs", type=int, default=200, help="training before the second measurement")

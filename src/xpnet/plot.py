@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import os
 
-__all__ = ["plot_curves", "plot_learning_curve", "plot_sweep", "matplotlib_missing_note", "require_matplotlib"]
+__all__ = ["plot_curves", "plot_learning_curve", "plot_sweep", "plot_panels", "matplotlib_missing_note", "require_matplotlib"]
 
 
 def matplotlib_missing_note(what: str = "the learning-curve PNG") -> str:
@@ -199,6 +199,51 @@ def plot_sweep(labels, final, curves, path, *, title="sweep", metric="validation
     best = {labels[i]: curves[i] for i in range(min(top, n)) if math.isfinite(final[i])}
     _draw_curves(lines, best, xlabel="epoch", ylabel=metric, log_y=True)
     lines.set_title(f"the best {len(best)}: {metric} per epoch")
+    fig.suptitle(title)
+    fig.tight_layout()
+    return _save(fig, path)
+
+
+def plot_panels(curves, path, *, title, xlabel="epoch", ylabel="cost", log_y=False, notes=None, hline=None):
+    """Small multiples: one panel per curve on shared axes, so no curve can hide another.
+
+    Parameters
+    ----------
+    curves : dict of str to sequence of float
+        Label -> values, one panel each (values[i] at x = i + 1; a non-finite value ends the curve).
+    path : str or PathLike
+        The PNG to write.
+    title, xlabel, ylabel : str
+        The figure's title and the axes' labels.
+    log_y : bool
+        Logarithmic y axis.
+    notes : dict of str to str, optional
+        A line of text per label, written inside its panel (``"diverged at epoch 12"``).
+    hline : tuple of (float, str), optional
+        A dashed reference line drawn in every panel, with its legend label (``(log 2, "log 2")``).
+
+    Returns
+    -------
+    str
+        The path written.
+    """
+    n = len(curves)
+    fig = _figure((max(7.0, 3.6 * n), 4.2))
+    axes = fig.subplots(1, n, sharex=True, sharey=True, squeeze=False)[0]
+    for k, (ax, (label, values)) in enumerate(zip(axes, curves.items())):
+        values = _finite_prefix(values, log_y)
+        ax.plot(range(1, len(values) + 1), values, color=f"C{k}", marker="." if len(values) < 40 else None)
+        if hline is not None:
+            ax.axhline(hline[0], color="gray", linestyle="--", linewidth=1, label=hline[1])
+            ax.legend(fontsize="small", loc="upper right")
+        if notes and notes.get(label):
+            ax.text(0.03, 0.04, notes[label], transform=ax.transAxes, fontsize="small")
+        ax.set_title(label)
+        ax.set_xlabel(xlabel)
+        if log_y:
+            ax.set_yscale("log")
+        ax.grid(True, alpha=0.3)
+    axes[0].set_ylabel(ylabel)
     fig.suptitle(title)
     fig.tight_layout()
     return _save(fig, path)
