@@ -51,14 +51,23 @@ def _timed(benchmark, backend, fn):
     return benchmark(run)
 
 
-def _lstm_net(backend):
+def _lstm_net(backend, dtype="float32"):
     return xn.Sequential([xn.LSTM(N_A, return_sequences=True)], input_size=(N_X, T), backend=backend,
-                         dtype="float32", seed=0)
+                         dtype=dtype, seed=0)
 
 
-def _attention_net(backend):
+def _attention_net(backend, dtype="float32"):
     return xn.Sequential([xn.MultiHeadAttention(D_MODEL, heads=HEADS)], input_size=(D_MODEL, T), backend=backend,
-                         dtype="float32", seed=0)
+                         dtype=dtype, seed=0)
+
+
+def _float64_forward(make_net, X):
+    """The same layer (same seed, same weights) in float64 on NumPy: what every timed run must give."""
+    return xn.to_numpy(make_net("numpy", "float64").forward(np.asarray(X, dtype=np.float64))[0])
+
+
+# A timed run in float32 must equal the float64 NumPy result to float32's precision.
+F32 = {"rtol": 2e-4, "atol": 2e-5}
 
 
 @pytest.mark.benchmark(group="lstm-forward")
@@ -66,7 +75,8 @@ def test_lstm_forward_loop_reference(benchmark):
     net = _lstm_net("numpy")
     params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
     X = _data((N_X, M, T))
-    benchmark.pedantic(reference.lstm_forward_loop, args=(X, params, True), rounds=1, iterations=1)
+    A = benchmark.pedantic(reference.lstm_forward_loop, args=(X, params, True), rounds=1, iterations=1)
+    np.testing.assert_allclose(A, _float64_forward(_lstm_net, X), **F32)
 
 
 @pytest.mark.benchmark(group="lstm-forward")
@@ -75,7 +85,8 @@ def test_lstm_forward_vectorized(benchmark, backend_name):
     backend = _backend(backend_name)
     net = _lstm_net(backend)
     X = backend.asarray(_data((N_X, M, T)), "float32")
-    _timed(benchmark, backend, lambda: net.forward(X)[0])
+    A = _timed(benchmark, backend, lambda: net.forward(X)[0])
+    np.testing.assert_allclose(backend.to_numpy(A), _float64_forward(_lstm_net, _data((N_X, M, T))), **F32)
 
 
 @pytest.mark.benchmark(group="attention-forward")
@@ -83,8 +94,11 @@ def test_attention_forward_loop_reference(benchmark):
     net = _attention_net("numpy")
     params = {k[:-1]: xn.to_numpy(v) for k, v in net.parameters().items()}
     X = _data((D_MODEL, M, T))
-    benchmark.pedantic(reference.attention_forward_loop, args=(X, params, HEADS), kwargs={"causal": True},
-                       rounds=1, iterations=1)
+    A = benchmark.pedantic(reference.attention_forward_loop, args=(X, params, HEADS), kwargs={"causal": True},
+                           rounds=1, iterations=1)
+    causal = xn.Sequential([xn.MultiHeadAttention(D_MODEL, heads=HEADS, causal=True)], input_size=(D_MODEL, T),
+                           backend="numpy", dtype="float64", seed=0)
+    np.testing.assert_allclose(A, xn.to_numpy(causal.forward(X.astype(np.float64))[0]), **F32)
 
 
 @pytest.mark.benchmark(group="attention-forward")
@@ -93,7 +107,8 @@ def test_attention_forward_vectorized(benchmark, backend_name):
     backend = _backend(backend_name)
     net = _attention_net(backend)
     X = backend.asarray(_data((D_MODEL, M, T)), "float32")
-    _timed(benchmark, backend, lambda: net.forward(X)[0])
+    A = _timed(benchmark, backend, lambda: net.forward(X)[0])
+    np.testing.assert_allclose(backend.to_numpy(A), _float64_forward(_attention_net, _data((D_MODEL, M, T))), **F32)
 
 
 # Input shape and output-gradient shape of each layer's forward + backward benchmark.
@@ -117,4 +132,16 @@ def test_forward_backward_vectorized(benchmark, backend_name, kind):
         A, cache = layer.forward(X, training=True)
         return layer.backward(dA, cache)
 
-    _timed(benchmark, backend, step)
+    dX, grads = _timed(benchmark, backend, step)
+    # The float64 NumPy layer's backward is checked against a centred difference of
+    # f(X) = sum(A * dA) along a random direction V; the timed run must agree with it.
+    exact = make_net("numpy", "float64").layers[0]
+    X64, dA64 = _data(x_shape).astype(np.float64), _data(da_shape, seed=1).astype(np.float64)
+    A64, cache = exact.forward(X64, training=True)
+    dX64, grads64 = exact.backward(dA64, cache)
+    V, h = np.random.default_rng(2).normal(size=x_shape), 1e-6
+    f = lambda Z: float(np.sum(xn.to_numpy(exact.forward(Z)[0]) * dA64))  # noqa: E731
+    assert (f(X64 + h * V) - f(X64 - h * V)) / (2 * h) == pytest.approx(float(np.sum(dX64 * V)), rel=1e-6)
+    np.testing.assert_allclose(backend.to_numpy(dX), dX64, rtol=2e-3, atol=2e-4)
+    for name, g in grads.items():
+        np.testing.assert_allclose(backend.to_numpy(g), grads64[name], rtol=2e-3, atol=2e-4, err_msg=name)
