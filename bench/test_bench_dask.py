@@ -39,8 +39,9 @@ CHUNK = int(os.environ.get("XPNET_BENCH_DASK_CHUNK", "50000"))
 
 @pytest.fixture(scope="session")
 def cluster_client():
+    # ":0", not None: with None the scheduler still binds 8787 (and warns when it is taken).
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True, host="127.0.0.1",
-                                  dashboard_address=None) as cluster, distributed.Client(
+                                  dashboard_address=":0") as cluster, distributed.Client(
             cluster, set_as_default=False) as client:
         yield client
 

@@ -17,12 +17,11 @@ not hidden under small random's long plateau near the same value.
 from __future__ import annotations
 
 import argparse
+import math
 import os
 
 import xpnet as xn
 from xpnet.data import planar_flower
-import math
-
 from xpnet.plot import plot_panels
 
 

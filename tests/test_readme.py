@@ -1,4 +1,5 @@
-"""Every Python example in the README runs as written (in a fresh interpreter, warnings as errors)."""
+"""Every Python example in the README and in the documentation pages written with it runs as
+written (in a fresh interpreter, warnings as errors)."""
 
 from __future__ import annotations
 
@@ -12,8 +13,34 @@ import pytest
 
 import xpnet as xn
 
-README = Path(__file__).resolve().parents[1] / "README.md"
-BLOCKS = re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S)
+ROOT = Path(__file__).resolve().parents[1]
+README = ROOT / "README.md"
+# The pages whose examples are this suite's to keep running; pages other work adds under
+# docs/guide/ carry their own tests.
+DOC_PAGES = ["index", "quickstart", "benchmarks", "guide/choosing_a_backend", "guide/networks", "guide/training",
+             "guide/data", "guide/save_and_load", "guide/scikit_learn", "guide/recurrent_and_attention"]
+
+
+def _rst_blocks(text: str) -> list[str]:
+    """The bodies of ``.. code-block:: python`` directives, dedented."""
+    blocks = []
+    for match in re.finditer(r"^\.\. code-block:: python\n\n((?:(?:   .*)?\n)+)", text, flags=re.M):
+        lines = match.group(1).rstrip().splitlines()
+        blocks.append("\n".join(line[3:] for line in lines) + "\n")
+    return blocks
+
+
+def _examples():
+    found = [(f"README-block{i}", code)
+             for i, code in enumerate(re.findall(r"```python\n(.*?)```", README.read_text(), flags=re.S))]
+    for page in DOC_PAGES:
+        path = ROOT / "docs" / f"{page}.rst"
+        if path.exists():
+            found += [(f"{page}-block{i}", code) for i, code in enumerate(_rst_blocks(path.read_text()))]
+    return found
+
+
+EXAMPLES = _examples()
 
 
 def _needs(code: str) -> list[str]:
@@ -35,7 +62,7 @@ def test_needs_sees_imports_and_backend_names():
     assert _needs("import numpy as np") == []
 
 
-@pytest.mark.parametrize("code", BLOCKS, ids=[f"block{i}" for i in range(len(BLOCKS))])
+@pytest.mark.parametrize("code", [code for _, code in EXAMPLES], ids=[name for name, _ in EXAMPLES])
 def test_readme_example_runs(code, tmp_path):
     for lib in _needs(code):
         # The README's install line ('.[test]') does not bring every extra: an example that
@@ -50,4 +77,11 @@ def test_readme_example_runs(code, tmp_path):
 
 
 def test_there_are_examples():
-    assert len(BLOCKS) >= 10
+    names = [name for name, _ in EXAMPLES]
+    assert any(n.startswith("README-") for n in names)
+    assert len(EXAMPLES) >= 15, names
+
+
+def test_rst_blocks_are_found_and_dedented():
+    text = "Intro\n\n.. code-block:: python\n\n   import xpnet\n\n   print(1)\n\nAfter.\n"
+    assert _rst_blocks(text) == ["import xpnet\n\nprint(1)\n"]

@@ -30,8 +30,10 @@ def cluster():
     """Two in-process workers on loopback: starts in well under a second, always closed."""
     with dask.config.set({"distributed.worker.memory.spill": False, "distributed.worker.memory.pause": False,
                           "distributed.worker.memory.terminate": False}):
+        # ":0", not None: with None the scheduler still serves HTTP on port 8787 and warns
+        # (an error here) when another dask user on the machine holds it.
         with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                                      dashboard_address=None, memory_limit="8MB") as c:
+                                      dashboard_address=":0", memory_limit="8MB") as c:
             yield c
 
 
