@@ -75,9 +75,40 @@ _DASK_LONG = {
 }
 
 
+# The slowest learning tests (thousands of steps, or dozens of dask steps, per case), by test
+# name and backend (None: every backend). They are marked ``slow`` here, in one list, and
+# ``python -m pytest`` deselects them (pyproject's addopts); ``-m slow`` runs them. What they
+# cover stays covered by default on NumPy (and array-api-strict where it is cheap).
+SLOW = {
+    ("test_two_layer_tanh_network_learns_xor", "array_api_strict"),
+    ("test_two_layer_tanh_network_learns_xor", "dask"),
+    ("test_logistic_regression_cannot_learn_xor", "array_api_strict"),
+    ("test_logistic_regression_cannot_learn_xor", "dask"),
+    ("test_zeros_initialisation_keeps_hidden_units_identical", "dask"),
+    ("test_matches_the_course_implementation_over_100_epochs", "dask"),
+    ("test_predict_and_evaluate_softmax", "dask"),
+    ("test_batch_size_m_equals_full_batch_exactly", "dask"),
+    ("test_resume_reaches_exactly_the_uninterrupted_parameters", "dask"),
+    ("test_trajectory_equals_a_plain_numpy_reference", "dask"),
+    ("test_grid_rows_equal_training_each_configuration_by_hand", "dask"),
+    ("test_local_cluster_matches_numpy_for_20_epochs", None),
+}
+
+
+def _is_slow(item) -> bool:
+    callspec = getattr(item, "callspec", None)
+    backend = callspec.params.get("backend") if callspec is not None else None
+    name = getattr(item, "originalname", item.name)
+    return (name, None) in SLOW or (backend is not None and (name, backend) in SLOW)
+
+
+@pytest.hookimpl(tryfirst=True)  # before -m selects on the markers
 def pytest_collection_modifyitems(config, items):
     import os
 
+    for item in items:
+        if _is_slow(item):
+            item.add_marker(pytest.mark.slow)
     if os.environ.get("XPNET_TEST_DASK_LONG"):
         return
     skip = pytest.mark.skip(

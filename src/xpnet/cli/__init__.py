@@ -298,7 +298,10 @@ def _predict(args) -> int:
         counts = np.bincount(labels.astype(np.int64))
         print("predicted classes: " + ", ".join(f"{classes[i] if i < len(classes) else i}: {c}"
                                                 for i, c in enumerate(counts) if c))
-    if Y is not None and Y.shape[0] == net.n_out:
+    if Y is not None and Y.shape[0] != net.n_out:
+        print(f"note: the labels of {args.data} have {Y.shape[0]} rows but the model has {net.n_out} outputs, "
+              "so no cost or accuracy is reported", file=sys.stderr)
+    elif Y is not None:
         if args.data == meta.get("data") and meta.get("test_size") is not None:
             # The training data: rebuild its split, so seen and held-out examples are not mixed.
             ds = load_dataset(args.data, test_size=meta["test_size"], seed=meta.get("seed", 0), standardize=False,
