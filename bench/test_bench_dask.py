@@ -13,8 +13,8 @@ forward/backward pass and running ~100 tiny tasks); as m grows the per-chunk mat
 dominate and the chunks run in parallel. The crossover is the smallest m where a dask
 group beats ``numpy``. Run::
 
-    python -m pytest bench/test_bench_dask.py --benchmark-group-by=param:m
-    XPNET_BENCH_DASK_SIZES=1000,100000,1000000 python -m pytest bench/test_bench_dask.py
+    python -m pytest bench/test_bench_dask.py --benchmark-enable --benchmark-group-by=param:m
+    XPNET_BENCH_DASK_SIZES=1000,100000,1000000 python -m pytest bench/test_bench_dask.py --benchmark-enable
 
 CI runs it once with ``--benchmark-disable`` (tiny sizes) so it cannot rot.
 """

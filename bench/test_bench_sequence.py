@@ -1,6 +1,6 @@
 """Benchmarks of the sequence layers: explicit loops vs vectorized (NumPy) vs CuPy.
 
-Run:   pytest bench/test_bench_sequence.py --benchmark-group-by=group
+Run:   pytest bench/test_bench_sequence.py --benchmark-enable --benchmark-group-by=group
 Smoke: pytest bench/test_bench_sequence.py --benchmark-disable   (each case once, seconds)
 
 Groups: ``lstm-forward`` and ``attention-forward`` compare the loop reference
