@@ -110,6 +110,15 @@ def test_keras_style_names_are_answered_with_the_xpnet_name(call, expected):
     assert isinstance(info.value, TypeError)
 
 
+def test_a_layer_taking_any_keyword_is_left_alone():
+    class Anything(xn.Layer):
+        def __init__(self, **options):
+            super().__init__()
+            self.options = options
+
+    assert Anything(units=3, whatever=1).options == {"units": 3, "whatever": 1}
+
+
 def test_hints_keep_signatures_for_help_and_docs():
     import inspect
 

@@ -48,6 +48,8 @@ def _needs(code: str) -> list[str]:
     libs = [lib for lib in ("sklearn", "dask", "distributed", "matplotlib", "torch")
             if re.search(rf"^\s*(from|import) {lib}\b", code, re.M)]
     libs += [lib for lib in ("torch", "dask") if re.search(rf"""backend\s*=\s*(xn\.get_backend\()?["']{lib}\b""", code)]
+    if re.search(r"^\s*(from|import) dask\.distributed\b", code, re.M):
+        libs.append("distributed")
     return list(dict.fromkeys(libs))
 
 
@@ -56,7 +58,7 @@ _EXTRA = {"sklearn": "sklearn", "dask": "dask", "distributed": "dask", "matplotl
 
 def test_needs_sees_imports_and_backend_names():
     assert _needs('net = xn.Sequential([], backend="torch", seed=1)') == ["torch"]
-    assert _needs("from dask.distributed import Client\nimport xpnet") == ["dask"]
+    assert _needs("from dask.distributed import Client\nimport xpnet") == ["dask", "distributed"]
     assert _needs('xn.get_backend("dask", chunks=1000)') == []
     assert _needs('backend=xn.get_backend("dask", chunks=10)') == ["dask"]
     assert _needs("import numpy as np") == []

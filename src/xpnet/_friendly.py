@@ -93,6 +93,8 @@ def keras_hints(fn):
     Without this, ``fit(lr=0.1)`` is Python's bare ``TypeError: unexpected keyword``.
     """
     signature = inspect.signature(fn)
+    if any(p.kind is p.VAR_KEYWORD for p in signature.parameters.values()):
+        return fn  # it takes any keyword: nothing to answer
     accepted = tuple(n for n, p in signature.parameters.items() if n != "self"
                      and p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY))
     qualname = fn.__qualname__.replace(".__init__", "")
