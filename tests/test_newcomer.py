@@ -48,6 +48,23 @@ def test_integer_labels_are_not_taken_for_a_sigmoid_or_linear_output():
         net.fit(np.zeros((2, 4)), np.array([0, 1, 1, 0]), epochs=1)
 
 
+def test_integer_labels_per_time_step_for_a_softmax_per_step():
+    V, T = 6, 5
+    ids = np.random.default_rng(0).integers(0, V, size=(64, T))
+
+    def net():
+        return xn.Sequential([xn.Embedding(V, 8), xn.TimeDistributed(xn.Dense(V, activation="softmax"))],
+                             input_size=T, backend="numpy", dtype="float64", seed=0)
+
+    sparse, dense = net(), net()
+    h_sparse = sparse.fit(ids, ids, optimizer=xn.Adam(0.01), epochs=2, batch_size=16)
+    h_dense = dense.fit(ids, one_hot(ids.reshape(1, 64, T), V), optimizer=xn.Adam(0.01), epochs=2, batch_size=16)
+    np.testing.assert_allclose(h_sparse.costs, h_dense.costs, rtol=1e-12)
+    assert one_hot(ids, V).shape == (V, 64, T)
+    with pytest.raises(xn.ShapeError, match=r"one-hot columns \(6, m, 5\)"):
+        net().fit(ids, ids + 1, epochs=1)
+
+
 def test_one_hot_is_documented_and_exact():
     assert "Examples" in one_hot.__doc__ and "Parameters" in one_hot.__doc__
     np.testing.assert_array_equal(one_hot([2, 0, 1]), np.eye(3)[:, [2, 0, 1]])

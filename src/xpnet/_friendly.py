@@ -109,28 +109,31 @@ def keras_hints(fn):
     return wrapper
 
 
-def class_labels_to_one_hot(Y, k: int, m: int, name: str = "Y"):
+def class_labels_to_one_hot(Y, k: int, m: int, name: str = "Y", steps=()):
     """Integer class labels ``(m,)`` or ``(1, m)`` -> one-hot columns ``(k, m)``.
 
     What Keras calls sparse categorical cross-entropy and PyTorch's ``CrossEntropyLoss``
-    takes: labels 0..k-1 for a softmax output of k units. Anything else that is not (k, m)
-    is refused with the one-hot call that fixes it.
+    takes: labels 0..k-1 for a softmax output of k units. With one softmax per time step
+    (``steps = (T,)``), labels ``(m, T)`` or ``(1, m, T)`` give ``(k, m, T)``. Anything
+    else of those shapes is refused with the one-hot call that fixes it.
     """
-    if k < 2 or tuple(Y.shape) not in ((m,), (1, m)):
+    steps = tuple(steps)
+    if k < 2 or tuple(Y.shape) not in ((m, *steps), (1, m, *steps)):
         return Y
     check_finite(Y, name)
     xp = _namespace(Y)
-    labels = xp.reshape(Y, (1, m))
+    labels = xp.reshape(Y, (1, m, *steps))
     whole = bool(xp.all(labels == xp.round(labels)))
     low, high = float(xp.min(labels)), float(xp.max(labels))
     if not whole or low < 0 or high > k - 1:
         found = f"values from {low:g} to {high:g}" if whole else "values that are not whole numbers"
+        layout = ", ".join(["m", *(str(t) for t in steps)])
         raise ShapeError(
             f"{name} has shape {tuple(Y.shape)} but the softmax output has k = {k} classes: pass one-hot columns "
-            f"({k}, m) made with xpnet.data.one_hot(labels, {k}), or integer class labels 0..{k - 1} "
+            f"({k}, {layout}) made with xpnet.data.one_hot(labels, {k}), or integer class labels 0..{k - 1} "
             f"(this {name} has {found})"
         )
-    classes = xp.reshape(xp.arange(k, dtype=Y.dtype, device=_device(Y)), (k, 1))
+    classes = xp.reshape(xp.arange(k, dtype=Y.dtype, device=_device(Y)), (k, 1, *(1 for _ in steps)))
     return xp.astype(labels == classes, Y.dtype)
 
 

@@ -253,8 +253,8 @@ class Sequential:
     def _target(self, Y, m, name="Y", loss=None):
         Y = to_backend(Y, self.backend, self.dtype, name, examples=True)
         out = self.layers[-1].output_shape if self.built else None
-        if out is not None and len(out) == 1 and getattr(self.output_activation, "name", "") == "softmax":
-            Y = class_labels_to_one_hot(Y, out[0], m, name)  # integer labels, as Keras's sparse loss
+        if out is not None and getattr(self.output_activation, "name", "") == "softmax":
+            Y = class_labels_to_one_hot(Y, out[0], m, name, out[1:])  # integer labels, as Keras's sparse loss
         if out is not None and len(out) > 1:
             check_Y_sequence(Y, out, m, name)
         else:

@@ -126,14 +126,14 @@ def one_hot(labels, k: int | None = None) -> np.ndarray:
 
     Parameters
     ----------
-    labels : array_like of int, shape (m,) or (1, m)
-        Class indices 0..k-1, one per example.
+    labels : array_like of int, shape (m,) or (1, m); (m, T) or (1, m, T) for sequences
+        Class indices 0..k-1, one per example (and time step).
     k : int, optional
         The number of classes (default: the largest label + 1).
 
     Returns
     -------
-    numpy.ndarray, shape (k, m)
+    numpy.ndarray, shape (k, m) or (k, m, T)
         Column j is 1 in row ``labels[j]`` and 0 elsewhere (float64).
 
     Raises
@@ -149,14 +149,17 @@ def one_hot(labels, k: int | None = None) -> np.ndarray:
            [0., 0., 1.],
            [1., 0., 0.]])
     """
-    labels = np.asarray(labels).reshape(-1)
+    labels = np.asarray(labels)
+    # (1, m[, T]) is a row of labels, as Y is laid out: the leading 1 is not a class axis.
+    shape = labels.shape[1:] if labels.ndim >= 2 and labels.shape[0] == 1 else labels.shape
+    labels = labels.reshape(-1)
     if labels.size and (labels.min() < 0 or not np.all(labels == np.round(labels))):
         raise XpnetValueError("one_hot needs non-negative integer labels")
     labels = labels.astype(np.int64)
     k = int(labels.max()) + 1 if k is None else k
     Y = np.zeros((k, labels.size))
     Y[labels, np.arange(labels.size)] = 1.0
-    return Y
+    return Y.reshape((k, *shape))
 
 
 def _check_fraction(test_size) -> float:
