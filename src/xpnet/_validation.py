@@ -18,6 +18,7 @@ from array_api_compat import array_namespace
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
+    "is_integer",
     "check_int",
     "check_positive_int",
     "check_number",
@@ -102,8 +103,8 @@ def check_finite(A, name: str) -> None:
 
 
 # -- scalars -------------------------------------------------------------------------------
-def _is_int(value) -> bool:
-    # NumPy integers count (scikit-learn's grid search passes them); bool is not a number here.
+def is_integer(value) -> bool:
+    """Whether ``value`` is an integer scalar: Python or NumPy ints count, bool does not."""
     return isinstance(value, numbers.Integral) and not isinstance(value, bool)
 
 
@@ -118,7 +119,7 @@ def check_int(value, name: str, minimum: int = 0, *, allow_none: bool = False):
     what = "a positive int" if minimum == 1 else f"an int >= {minimum}"
     if allow_none:
         what += " or None"
-    if not _is_int(value) or value < minimum:
+    if not is_integer(value) or value < minimum:
         raise XpnetValueError(f"{name} must be {what}, got {value!r}")
     return int(value)
 
@@ -183,7 +184,7 @@ def check_batch_size(batch_size, m: int):
     """A mini-batch size capped at m, or None for the full batch."""
     if batch_size is None:
         return None
-    if not _is_int(batch_size) or batch_size < 1:
+    if not is_integer(batch_size) or batch_size < 1:
         raise XpnetValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
     return min(int(batch_size), m)
 
@@ -194,7 +195,7 @@ def check_verbose(verbose) -> int:
         return 100
     if verbose is None or verbose is False:
         return 0
-    if not _is_int(verbose) or verbose < 0:
+    if not is_integer(verbose) or verbose < 0:
         raise XpnetValueError(f"verbose must be a bool or an int >= 0 (print every N epochs), got {verbose!r}")
     return int(verbose)
 
