@@ -26,6 +26,7 @@ __all__ = [
     "check_non_negative",
     "check_fraction",
     "check_bool",
+    "check_pair",
     "holdout_size",
     "output_kind",
     "output_kind_of_activation",
@@ -173,6 +174,13 @@ def check_bool(value, name: str) -> bool:
     """True or False, nothing else (a 0/1 or a string is almost always a misplaced argument)."""
     if not isinstance(value, bool):
         raise XpnetTypeError(f"{name} must be True or False, got {value!r}")
+    return value
+
+
+def check_pair(value, name: str):
+    """A pair ``(X_val, Y_val)`` (tuple or list of two)."""
+    if not isinstance(value, (tuple, list)) or len(value) != 2:
+        raise XpnetTypeError(f"{name} must be a pair (X_val, Y_val), got {type(value).__name__}")
     return value
 
 

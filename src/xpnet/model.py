@@ -21,28 +21,24 @@ from ._validation import (
     check_verbose,
     check_Y,
     check_Y_sequence,
+    check_pair,
     holdout_size,
-    output_kind_of_activation,
+    is_integer,
 )
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .inference import Inference
 from .layers import Layer, layer_from_config
-from .training import History, shuffle_rng, train
+from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
-
-
-def _pair(value, name):
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise XpnetTypeError(f"{name} must be a pair (X_val, Y_val), got {type(value).__name__}")
-    return value
 
 
 _DTYPES = ("float32", "float64")
 
 
-class Sequential:
+class Sequential(Inference):
     """A stack of layers trained as one network.
 
     Parameters
@@ -93,11 +89,8 @@ class Sequential:
         self.epochs_trained = 0
         #: The host generator that orders mini-batches (saved and restored by checkpoints).
         self.shuffle_rng = shuffle_rng(self.seed)
-        index = 0
-        for layer in self.layers:
-            if layer.has_parameters:
-                index += 1
-                layer.index = index
+        for index, layer in enumerate([layer for layer in layers if layer.has_parameters], start=1):
+            layer.index = index
         if input_size is not None:
             self.build(input_size)
 
@@ -113,9 +106,8 @@ class Sequential:
     def build(self, input_size):
         """Create every layer's parameters for inputs of ``input_size`` features (n_x)."""
         shape = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,)
-        if not shape:
+        if not shape or not all(n is None or (is_integer(n) and n >= 1) for n in shape):
             raise XpnetValueError(f"input_size must be a positive int (n_x), got {input_size!r}")
-        shape = tuple(check_int(n, "input_size (n_x)", 1) for n in shape)
         rng = _initializers.host_rng(self.seed)
         with self.backend.context():
             for layer in self.layers:
@@ -394,11 +386,12 @@ class Sequential:
             Y = self.prepare_targets(Y, self.n_examples(X), loss=loss)
             validation = None
             if validation_split is not None:
-                X, Y, validation = self._split(X, Y, validation_split)
+                X, Y, validation = hold_out_last(X, Y, holdout_size(self.n_examples(X), validation_split),
+                                                 self.examples_axis)
             if validation_data is not None:
                 if validation is not None:
                     raise XpnetValueError("give validation_data or validation_split, not both")
-                Xv, Yv = _pair(validation_data, "validation_data")
+                Xv, Yv = check_pair(validation_data, "validation_data")
                 Xv = self.prepare_input(Xv, "X_val")
                 validation = (Xv, self.prepare_targets(Yv, self.n_examples(Xv), "Y_val", loss))
             self.loss, self.optimizer = loss, optimizer
@@ -411,63 +404,6 @@ class Sequential:
             history.history.setdefault(key, [])[:0] = values
         return history
 
-    def _split(self, X, Y, fraction):
-        m = self.n_examples(X)
-        cut = m - holdout_size(m, fraction)
-        if self.examples_axis == 0:
-            return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
-        return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
-
-    # -- inference ---------------------------------------------------------------------------
-    def predict_proba(self, X):
-        """A_L, the network's output for X (probabilities for sigmoid/softmax outputs)."""
-        self.require_built()
-        with self.backend.context():
-            host = self._returns_host(X)
-            AL, _ = self.forward(self.prepare_input(X))
-            return self.backend.to_numpy(AL) if host else AL
-
-    def predict(self, X):
-        """Predictions: 0/1 (threshold 0.5) for sigmoid, class index (1, m) for softmax, A_L otherwise."""
-        self.require_built()
-        with self.backend.context():
-            host = self._returns_host(X)
-            AL, _ = self.forward(self.prepare_input(X))
-            out = self._labels(AL)
-            return self.backend.to_numpy(out) if host else out
-
-    def _labels(self, AL):
-        xp = self.xp
-        kind = output_kind_of_activation(self.output_activation)
-        if kind == "binary":
-            return xp.astype(AL > 0.5, xp.int64)
-        if kind == "multiclass":
-            return xp.argmax(AL, axis=0, keepdims=True)  # (1, m), or (1, m, T) for sequences
-        return AL
-
-    def evaluate(self, X, Y, loss=None) -> dict:
-        """``{"cost": J, "accuracy": fraction correct}`` (accuracy only for classifiers)."""
-        self.require_built()
-        loss = self._resolve_loss(loss)
-        with self.backend.context():
-            X = self.prepare_input(X)
-            return self.compute_metrics(X, self.prepare_targets(Y, self.n_examples(X), loss=loss), loss)
-
-    def compute_metrics(self, X, Y, loss) -> dict:
-        """``{"cost": J, "accuracy": ...}`` of device arrays already checked (:meth:`evaluate` without the checks)."""
-        AL, caches = self.forward(X)
-        metrics = {"cost": self.cost(AL, Y, caches, loss)}
-        kind = output_kind_of_activation(self.output_activation)
-        xp = self.xp
-        if kind == "binary":
-            metrics["accuracy"] = xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype))
-        elif kind == "multiclass":
-            hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
-            metrics["accuracy"] = xp.mean(xp.astype(hits, AL.dtype))
-        # Every metric in one device -> host transfer (one GPU sync, one dask compute).
-        values = self.backend.to_numpy(xp.stack(list(metrics.values())))
-        return {key: float(v) for key, v in zip(metrics, values)}
-
     def gradients(self, X, Y, loss=None) -> dict:
         """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""
         loss = self._resolve_loss(loss)
@@ -476,10 +412,6 @@ class Sequential:
             Y = self.prepare_targets(Y, self.n_examples(X), loss=loss)
             AL, caches = self.forward(X, training=True)
             return self.backward(AL, Y, caches, loss)
-
-    def compute_cost(self, X, Y, loss=None) -> float:
-        """J at the current parameters (no update)."""
-        return self.evaluate(X, Y, loss)["cost"]
 
     # -- devices ------------------------------------------------------------------------------
     def to(self, backend) -> "Sequential":

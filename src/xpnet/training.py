@@ -85,6 +85,14 @@ def take_columns(xp, A, cols, axis=1):
     return xp.take(A, cols, axis=axis)
 
 
+def hold_out_last(X, Y, n_held: int, x_axis: int = 1):
+    """``X, Y, (X_held, Y_held)``: the last ``n_held`` examples held out, in their order."""
+    cut = int(Y.shape[1]) - n_held
+    if x_axis == 0:
+        return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
+    return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
+
+
 def l2_penalty(net, l2: float, m: int):
     """lambda / (2 m) * sum of squared weights (biases are not regularised)."""
     xp = net.xp
