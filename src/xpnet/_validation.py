@@ -136,6 +136,14 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False, high_
     ``low``/``high`` are inclusive unless ``low_open``/``high_open``; a Python float (never
     a NumPy scalar) is returned so that float32 computations stay float32.
     """
+    number = float(value) if _is_real(value) else math.nan
+    ok = math.isfinite(number)
+    if ok and low is not None:
+        ok = number > low if low_open else number >= low
+    if ok and high is not None:
+        ok = number < high if high_open else number <= high
+    if ok:
+        return number
     if low is not None and high is not None:
         what = f"a float in {'(' if low_open else '['}{low:g}, {high:g}{')' if high_open else ']'}"
     elif low is not None:
@@ -144,15 +152,7 @@ def check_number(value, name: str, *, low=None, high=None, low_open=False, high_
         what = f"a finite number {'<' if high_open else '<='} {high:g}"
     else:
         what = "a finite number"
-    number = float(value) if _is_real(value) else math.nan
-    ok = math.isfinite(number)
-    if ok and low is not None:
-        ok = number > low if low_open else number >= low
-    if ok and high is not None:
-        ok = number < high if high_open else number <= high
-    if not ok:
-        raise XpnetValueError(f"{name} must be {what}, got {value!r}")
-    return number
+    raise XpnetValueError(f"{name} must be {what}, got {value!r}")
 
 
 def check_positive(value, name: str) -> float:
