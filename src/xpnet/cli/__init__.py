@@ -1,7 +1,9 @@
 """The ``xpnet`` command line: ``xpnet train``, ``predict``, ``info``, ``sweep``, ``bench``.
 
 One function per subcommand (``_add_<name>`` builds its parser, ``_<name>`` runs it), so
-new subcommands are added beside the others. Every error a user can fix ends as one line
+new subcommands are added beside the others; ``bench`` and ``sweep`` have their own modules
+(:mod:`xpnet.cli.bench`, :mod:`xpnet.cli.sweep`). This package parses and prints: the work
+is done by the library. Every error a user can fix ends as one line
 ``xpnet <command>: error: ...`` on stderr and exit status 2, never a traceback.
 """
 
