@@ -106,11 +106,12 @@ def check_finite(A, name: str) -> None:
 # -- scalars -------------------------------------------------------------------------------
 def is_integer(value) -> bool:
     """Whether ``value`` is an integer scalar: Python or NumPy ints count, bool does not."""
-    return isinstance(value, numbers.Integral) and not isinstance(value, bool)
+    # The exact-type test first: an ABC isinstance costs microseconds, and train_step checks every step.
+    return type(value) is int or (isinstance(value, numbers.Integral) and not isinstance(value, bool))
 
 
 def _is_real(value) -> bool:
-    return isinstance(value, numbers.Real) and not isinstance(value, bool)
+    return type(value) in (float, int) or (isinstance(value, numbers.Real) and not isinstance(value, bool))
 
 
 def check_int(value, name: str, minimum: int = 0, *, allow_none: bool = False):
