@@ -127,13 +127,13 @@ def test_shuffled_batches_keep_each_label_with_its_example():
     Y = (10.0 * ids + 1.0).reshape(1, m)  # a target that names its example
     net = xn.Sequential([xn.Dense(1)], input_size=2, backend="numpy", dtype="float64", seed=0)
     pairs = []
-    inner = net._cost
+    inner = net.cost
 
     def cost(AL, Yb, caches, loss):
         pairs.append(np.asarray(Yb)[0].tolist())
         return inner(AL, Yb, caches, loss)
 
-    net._cost = cost
+    net.cost = cost
     seen = []
     forward = net.forward
 

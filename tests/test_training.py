@@ -428,3 +428,34 @@ def test_minibatch_adam_reaches_full_batch_gd_accuracy_in_fewer_epochs():
                                    optimizer=xn.Adam(0.001), batch_size=64)
     assert adam_epochs is not None, f"mini-batch Adam never reached GD's {target:.3f} in {gd_epochs} epochs"
     assert adam_epochs * 5 <= gd_epochs, f"Adam needed {adam_epochs} epochs for GD's {gd_epochs}-epoch {target:.3f}"
+
+
+# -- the one training step -----------------------------------------------------------------------
+@pytest.mark.parametrize("l2, clip_norm", [(0.0, None), (0.3, 0.05)])
+def test_train_step_is_the_step_fit_takes(backend, l2, clip_norm):
+    X, Y = planar_xor(40)
+    fitted, stepped = _net(backend), _net(backend)
+    hist = fitted.fit(X, Y, learning_rate=0.5, epochs=3, l2=l2, clip_norm=clip_norm)
+    loss, optimizer = xn.losses.get("binary_crossentropy"), xn.GradientDescent(0.5)
+    with stepped.backend.context():
+        Xd = stepped.prepare_input(X)
+        Yd = stepped.prepare_targets(Y, stepped.n_examples(Xd), loss=loss)
+        costs = [
+            float(backend.to_numpy(training.train_step(stepped, Xd, Yd, loss=loss, optimizer=optimizer, l2=l2,
+                                                       clip_norm=clip_norm)))
+            for _ in range(3)
+        ]
+    np.testing.assert_allclose(costs, hist.costs, rtol=1e-12)
+    for k, W in fitted.parameters().items():
+        np.testing.assert_allclose(backend.to_numpy(stepped.parameters()[k]), backend.to_numpy(W), rtol=1e-12)
+
+
+def test_train_step_checks_its_hyperparameters():
+    X, Y = planar_xor(10)
+    net = _net()
+    loss = xn.losses.get("binary_crossentropy")
+    Xd, Yd = net.prepare_input(X), net.prepare_targets(Y, 10, loss=loss)
+    with pytest.raises(xn.XpnetValueError, match="l2 must be a finite number >= 0, got -1"):
+        training.train_step(net, Xd, Yd, loss=loss, optimizer=xn.GradientDescent(0.1), l2=-1)
+    with pytest.raises(xn.XpnetValueError, match="clip_norm must be a finite number > 0, got 0"):
+        training.train_step(net, Xd, Yd, loss=loss, optimizer=xn.GradientDescent(0.1), clip_norm=0)

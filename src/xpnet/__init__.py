@@ -91,7 +91,7 @@ __all__ = [
     "initializers",
     "losses",
     "optim",
-    # training beyond gradient descent (issue 7)
+    # regularisation, callbacks, sweeps
     "Dropout",
     "callbacks",
     "Callback",

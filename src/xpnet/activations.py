@@ -14,7 +14,7 @@ import math
 
 from array_api_compat import array_namespace
 
-from ._validation import check_float_array
+from ._validation import check_float_array, check_number
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
@@ -163,9 +163,7 @@ class LeakyReLU(Activation):
     backward_needs_Z = False
 
     def __init__(self, slope: float = 0.01):
-        if isinstance(slope, bool) or not isinstance(slope, (int, float)) or not 0.0 <= slope < 1.0:
-            raise XpnetValueError(f"leaky_relu slope must be a float in [0, 1), got {slope!r}")
-        self.slope = float(slope)
+        self.slope = check_number(slope, "leaky_relu slope", low=0.0, high=1.0, high_open=True)
 
     def forward(self, Z):
         xp = array_namespace(Z)

@@ -1,4 +1,4 @@
-"""``xpnet bench``: the course's vectorization lesson measured on your own hardware.
+"""The benchmark library behind ``xpnet bench``: the course's vectorization lesson, measured.
 
 A quick run (well under a minute on two CPU cores) times, with the median of a few
 rounds after warm-up rounds:
@@ -13,9 +13,9 @@ rounds after warm-up rounds:
 * the peak memory of a training step against the theoretical minimum (parameters +
   gradients + cached activations + data), measured with :mod:`tracemalloc`.
 
-It prints a table of medians and ratios and can write everything, with the machine and
-library versions, as JSON. ``--full`` runs the pytest-benchmark suite in ``bench/``
-instead. GPU timings synchronise the device before the timer stops.
+:func:`run_quick` returns the medians and ratios as :class:`Results`; ``xpnet bench``
+(:mod:`xpnet.cli.bench`) prints them and can write them, with :func:`machine_info`, as
+JSON. GPU timings synchronise the device before the timer stops.
 
 The explicit loop costs exactly the same work per example, so it is timed on a few
 examples and its time is scaled linearly to the full m; the table says when it did.
@@ -24,12 +24,10 @@ examples and its time is scaled linearly to the full m; the table says when it d
 from __future__ import annotations
 
 import gc
-import json
 import math
 import os
 import platform
 import statistics
-import sys
 import time
 import tracemalloc
 from dataclasses import dataclass, field
@@ -37,7 +35,7 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from . import reference as _ref
-from .errors import XpnetValueError
+from .training import train_step
 
 __all__ = [
     "CASES",
@@ -52,8 +50,7 @@ __all__ = [
     "peak_memory",
     "machine_info",
     "run_quick",
-    "format_table",
-    "main",
+    "Results",
 ]
 
 
@@ -112,9 +109,9 @@ def make_problem(case: Case, dtype="float32", seed=0):
 class XpnetStep:
     """One step of xpnet's training loop on a backend: forward, cost, backward, update.
 
-    This is the body of :func:`xpnet.training.train` for one full batch, without ``fit``'s
-    one-off input checks, so that it times the step alone. Calling it returns the cost
-    (a device array); the backend is synchronised before returning.
+    It runs :func:`xpnet.training.train_step`, the step ``fit`` runs, on data already on the
+    device, so that it times the step without ``fit``'s one-off input checks. Calling it
+    returns the cost (a device array); the backend is synchronised before returning.
     """
 
     def __init__(self, case: Case, dtype="float32", backend="numpy", seed=0):
@@ -134,13 +131,8 @@ class XpnetStep:
         self.optimizer = GradientDescent(case.learning_rate)
 
     def __call__(self):
-        net = self.net
         with self.backend.context():
-            AL, caches = net.forward(self.X, training=True)
-            cost = net._cost(AL, self.Y, caches, self.loss)
-            grads = net.backward(AL, self.Y, caches, self.loss)
-            del caches, AL
-            net._assign(self.optimizer.update(net.parameters(), grads))
+            cost = train_step(self.net, self.X, self.Y, loss=self.loss, optimizer=self.optimizer)
             self.backend.synchronize()
         return cost
 
@@ -602,78 +594,3 @@ def run_quick(gemm_m=1024, rounds=7, progress=None) -> Results:
             res.ratios.append({"name": f"{name} f32: {impl} peak memory / minimum", "value": mem["ratio"],
                                "target": "<= 1.5" if impl == "xpnet-numpy" else None})
     return res
-
-
-def _fmt_seconds(s):
-    if s >= 1.0:
-        return f"{s:8.3f} s "
-    if s >= 1e-3:
-        return f"{s * 1e3:8.3f} ms"
-    return f"{s * 1e6:8.1f} us"
-
-
-def format_table(res: Results, info: dict) -> str:
-    """The quick run as plain text: machine, medians, skipped rows with reasons, ratios."""
-    lines = [
-        f"xpnet {info['xpnet']}  python {info['python']}  numpy {info['numpy']}  on {info['platform']}",
-        f"CPU: {info['processor']}, {info['cpu_count']} cores; BLAS: {info['blas']}",
-    ]
-    if "torch" in info:
-        lines.append(f"torch {info['torch']} ({info['torch_threads']} CPU threads)")
-    if "gpu" in info:
-        lines.append(f"GPU: {info['gpu']}, cupy {info['cupy']}")
-    else:
-        lines.append("GPU: none (cupy rows skipped)")
-    lines.append("")
-    lines.append(f"{'group':10s} {'case':38s} {'implementation':18s} {'dtype':7s} {'median':>11s}  note")
-    for r in res.rows:
-        lines.append(f"{r['group']:10s} {r['case']:38s} {r['impl']:18s} {r['dtype']:7s} "
-                     f"{_fmt_seconds(r['median_s'])}  {r['note']}")
-    for s in res.skipped:
-        lines.append(f"{s['group']:10s} {s['case']:38s} {s['impl']:18s} {'':7s} {'SKIPPED':>11s}  {s['reason']}")
-    lines.append("")
-    lines.append(f"{'ratio':56s} {'value':>10s}  target")
-    for r in res.ratios:
-        lines.append(f"{r['name']:56s} {r['value']:10.3f}  {r['target'] or ''}")
-    return "\n".join(lines)
-
-
-def _full(args) -> int:
-    import subprocess
-    from pathlib import Path
-
-    bench_dir = Path(args.bench_dir) if args.bench_dir else Path.cwd() / "bench"
-    if not bench_dir.is_dir():
-        raise XpnetValueError(
-            f"--full runs the pytest-benchmark suite in {bench_dir}, which does not exist; run it from a "
-            "checkout of xpnet (or pass --bench-dir PATH)"
-        )
-    cmd = [sys.executable, "-m", "pytest", str(bench_dir), "-p", "no:cacheprovider", "--benchmark-enable",
-           "--benchmark-only", "-o", "addopts=", "-q", "--benchmark-columns=median,iqr,min,rounds",
-           "--benchmark-group-by=group", "--benchmark-sort=name"]
-    if args.json:
-        cmd.append(f"--benchmark-json={args.json}")
-    if getattr(args, "select", None):
-        cmd += ["-k", args.select]
-    print("running:", " ".join(cmd), flush=True)
-    return subprocess.call(cmd)
-
-
-def main(args) -> int:
-    """Entry point of ``xpnet bench`` (``args`` from the CLI's parser)."""
-    if args.full:
-        return _full(args)
-    info = machine_info()
-    start = time.perf_counter()
-    res = run_quick(gemm_m=args.gemm_m, rounds=args.rounds,
-                    progress=lambda msg: print(f"... {msg}", file=sys.stderr, flush=True))
-    elapsed = time.perf_counter() - start
-    print(format_table(res, info))
-    print(f"\n(measured in {elapsed:.1f} s; ratios from one run are what to compare: other load on the "
-          "machine changes absolute times)")
-    if args.json:
-        with open(args.json, "w") as fh:
-            json.dump({"machine_info": info, "rows": res.rows, "skipped": res.skipped, "ratios": res.ratios,
-                       "measures": res.measures, "seconds": elapsed}, fh, indent=2)
-        print(f"wrote {args.json}")
-    return 0

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import math
 
+from ._validation import check_int, check_non_negative, check_positive, check_positive_int
 from .errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["Callback", "EarlyStopping", "LearningRateSchedule", "StepDecay", "InverseTimeDecay", "LambdaCallback"]
@@ -37,21 +38,6 @@ class Callback:
 
     def on_train_end(self, logs) -> None:
         pass
-
-
-def _number(name, value, low=None, low_inclusive=True):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise XpnetValueError(f"{name} must be a finite number, got {value!r}")
-    if low is not None and (value < low or (value == low and not low_inclusive)):
-        bound = ">=" if low_inclusive else ">"
-        raise XpnetValueError(f"{name} must be {bound} {low}, got {value!r}")
-    return value
-
-
-def _int(name, value, low):
-    if isinstance(value, bool) or not isinstance(value, int) or value < low:
-        raise XpnetValueError(f"{name} must be an int >= {low}, got {value!r}")
-    return value
 
 
 class EarlyStopping(Callback):
@@ -93,8 +79,8 @@ class EarlyStopping(Callback):
         if mode not in ("auto", "min", "max"):
             raise XpnetValueError(f"mode must be 'auto', 'min' or 'max', got {mode!r}")
         self.monitor = monitor
-        self.patience = _int("patience", patience, 0)
-        self.min_delta = float(_number("min_delta", min_delta, 0.0))
+        self.patience = check_int(patience, "patience", 0)
+        self.min_delta = check_non_negative(min_delta, "min_delta")
         self.mode = ("max" if "accuracy" in monitor else "min") if mode == "auto" else mode
         self.restore_best = bool(restore_best)
         self._reset()
@@ -136,7 +122,7 @@ class EarlyStopping(Callback):
 
     def on_train_end(self, logs):
         if self.restore_best and self.best_parameters is not None:
-            self.model._assign(self.best_parameters)
+            self.model.assign_parameters(self.best_parameters)
 
 
 class LearningRateSchedule(Callback):
@@ -151,7 +137,7 @@ class LearningRateSchedule(Callback):
     def __init__(self, initial_learning_rate: float | None = None):
         super().__init__()
         if initial_learning_rate is not None:
-            initial_learning_rate = float(_number("initial_learning_rate", initial_learning_rate, 0.0, False))
+            initial_learning_rate = check_positive(initial_learning_rate, "initial_learning_rate")
         self.initial_learning_rate = initial_learning_rate
         self._lr0 = initial_learning_rate
 
@@ -181,8 +167,8 @@ class StepDecay(LearningRateSchedule):
 
     def __init__(self, factor: float = 0.5, interval: int = 10, initial_learning_rate: float | None = None):
         super().__init__(initial_learning_rate)
-        self.factor = float(_number("factor", factor, 0.0, False))
-        self.interval = _int("interval", interval, 1)
+        self.factor = check_positive(factor, "factor")
+        self.interval = check_positive_int(interval, "interval")
 
     def rate(self, epoch):
         return self._lr0 * self.factor ** (epoch // self.interval)
@@ -204,8 +190,8 @@ class InverseTimeDecay(LearningRateSchedule):
 
     def __init__(self, decay_rate: float = 1.0, interval: int = 1, initial_learning_rate: float | None = None):
         super().__init__(initial_learning_rate)
-        self.decay_rate = float(_number("decay_rate", decay_rate, 0.0))
-        self.interval = _int("interval", interval, 1)
+        self.decay_rate = check_non_negative(decay_rate, "decay_rate")
+        self.interval = check_positive_int(interval, "interval")
 
     def rate(self, epoch):
         return self._lr0 / (1.0 + self.decay_rate * (epoch // self.interval))

@@ -12,28 +12,34 @@ from __future__ import annotations
 import random
 
 from . import initializers as _initializers
-from ._friendly import class_labels_to_one_hot, keras_hints, summary as _summary
+from ._friendly import class_labels_to_one_hot, keras_hints
 from . import losses as _losses
 from . import optim as _optim
-from ._validation import check_example_shape, check_finite, check_verbose, check_X, check_Y, check_Y_sequence
+from ._validation import (
+    check_example_shape,
+    check_finite,
+    check_int,
+    check_verbose,
+    check_Y,
+    check_Y_sequence,
+    check_pair,
+    holdout_size,
+    is_integer,
+)
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .inference import Inference
 from .layers import Layer, layer_from_config
-from .training import History, shuffle_rng, train
+from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
 
 
-def _pair(value, name):
-    if not isinstance(value, (tuple, list)) or len(value) != 2:
-        raise XpnetTypeError(f"{name} must be a pair (X_val, Y_val), got {type(value).__name__}")
-    return value
-
 _DTYPES = ("float32", "float64")
 
 
-class Sequential:
+class Sequential(Inference):
     """A stack of layers trained as one network.
 
     Parameters
@@ -73,8 +79,7 @@ class Sequential:
                 raise XpnetTypeError(f"layers[{i}] is a {type(layer).__name__}, not an xpnet Layer")
         if dtype not in _DTYPES:
             raise XpnetValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
-        if seed is not None and (isinstance(seed, bool) or not isinstance(seed, int) or seed < 0):
-            raise XpnetValueError(f"seed must be a non-negative int or None, got {seed!r}")
+        seed = check_int(seed, "seed", 0, allow_none=True)
         self.layers = layers
         self.backend: Backend = resolve_backend(backend)
         self.dtype = dtype
@@ -84,12 +89,10 @@ class Sequential:
         self.optimizer: _optim.Optimizer | None = None
         #: Epochs completed by fit (carried by checkpoints, so a resumed run continues the count).
         self.epochs_trained = 0
-        self._shuffle_rng = shuffle_rng(self.seed)
-        index = 0
-        for layer in self.layers:
-            if layer.has_parameters:
-                index += 1
-                layer.index = index
+        #: The host generator that orders mini-batches (saved and restored by checkpoints).
+        self.shuffle_rng = shuffle_rng(self.seed)
+        for index, layer in enumerate([layer for layer in layers if layer.has_parameters], start=1):
+            layer.index = index
         if input_size is not None:
             self.build(input_size)
 
@@ -104,8 +107,8 @@ class Sequential:
 
     def build(self, input_size):
         """Create every layer's parameters for inputs of ``input_size`` features (n_x)."""
-        shape = (input_size,) if isinstance(input_size, int) else tuple(input_size)
-        if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape if n is not None):
+        shape = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,)
+        if not shape or not all(n is None or (is_integer(n) and n >= 1) for n in shape):
             raise XpnetValueError(f"input_size must be a positive int (n_x), got {input_size!r}")
         rng = _initializers.host_rng(self.seed)
         with self.backend.context():
@@ -114,9 +117,17 @@ class Sequential:
         self.input_size = input_size
         return self
 
-    def _require_built(self):
+    def require_built(self) -> None:
+        """Raise :class:`~xpnet.NotFittedError` unless the parameters exist."""
         if not self.built:
             raise NotFittedError("the network has no parameters yet: pass input_size=... or call fit() first")
+
+    # io.py still calls the private names; they go once it uses the public ones.
+    _require_built = require_built
+
+    @property
+    def _shuffle_rng(self):
+        return self.shuffle_rng
 
     @property
     def output_activation(self):
@@ -124,17 +135,17 @@ class Sequential:
 
     @property
     def n_out(self) -> int:
-        self._require_built()
+        self.require_built()
         return self.layers[-1].output_shape[0]
 
     # -- parameters ----------------------------------------------------------------------
     def parameters(self) -> dict:
         """Every parameter by its course name (``W1``, ``b1``, ...), as arrays on the device."""
-        self._require_built()
+        self.require_built()
         return {f"{name}{layer.index}": value for layer in self.layers for name, value in layer.params.items()}
 
     def parameter_shapes(self) -> dict:
-        self._require_built()
+        self.require_built()
         return {
             f"{name}{layer.index}": shape for layer in self.layers for name, shape in layer.parameter_shapes().items()
         }
@@ -144,7 +155,7 @@ class Sequential:
 
         Every parameter must be present; values are copied to the model's device and dtype.
         """
-        self._require_built()
+        self.require_built()
         if not isinstance(params, dict):
             raise XpnetTypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
         expected = self.parameter_shapes()
@@ -162,10 +173,15 @@ class Sequential:
                     raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
                 check_finite(value, name)
                 moved[name] = value
-        self._assign(moved)
+        self.assign_parameters(moved)
         return self
 
-    def _assign(self, params: dict) -> None:
+    def assign_parameters(self, params: dict) -> None:
+        """Install ``params`` (course names, arrays already on the device) without any checks.
+
+        The fast path of the training step and of callbacks restoring a snapshot of
+        :meth:`parameters`; user data goes through :meth:`set_parameters`.
+        """
         for layer in self.layers:
             for name in layer.params:
                 layer.params[name] = params[f"{name}{layer.index}"]
@@ -184,7 +200,8 @@ class Sequential:
         activation = self.output_activation
         return loss.fused_activation is not None and activation is not None and activation.name == loss.fused_activation
 
-    def _cost(self, AL, Y, caches, loss):
+    def cost(self, AL, Y, caches, loss):
+        """J for the output ``AL`` of :meth:`forward` (from the logits for a fused output pair)."""
         if self._fused(loss):
             return loss.cost_from_logits(self.layers[-1].logits(caches[-1]), Y)
         return loss.cost(AL, Y)
@@ -224,33 +241,27 @@ class Sequential:
         return len(self.layers)
 
     # -- user data -------------------------------------------------------------------------
-    def _input(self, X, name="X"):
-        # A first layer with its own input rules (Embedding's integer ids, a sequence layer's
-        # (n_x, m, T)) converts and checks X itself; plain (n_x, m) data keeps the rules below.
-        prepare = getattr(self.layers[0], "prepare_input", None)
-        if prepare is not None:
-            X, shape = prepare(X, backend=self.backend, dtype=self.dtype, name=name)
-            if not self.built:
-                self.build(shape)
-            check_example_shape(shape, self.layers[0].input_shape, name)
-            return X
-        X = to_backend(X, self.backend, self.dtype, name, examples=True)
+    def prepare_input(self, X, name="X"):
+        """X on the model's backend, checked by the first layer (built on first use)."""
+        first = self.layers[0]
+        X, shape = first.prepare_input(X, backend=self.backend, dtype=self.dtype, name=name)
         if not self.built:
-            check_X(X, None, name)
-            self.build(int(X.shape[0]))
-        check_X(X, self.input_size, name)
-        check_finite(X, name)
+            # Plain (n_x, m) data keeps the course's integer n_x as input_size.
+            self.build(shape[0] if len(shape) == 1 and first.examples_axis == 1 else shape)
+        check_example_shape(shape, first.input_shape, name)
         return X
 
     @property
-    def _examples_axis(self) -> int:
+    def examples_axis(self) -> int:
         """The axis of X that holds the m examples: 1 for (n_x, m[, T]), 0 for token ids (m, T)."""
-        return getattr(self.layers[0], "examples_axis", 1)
+        return self.layers[0].examples_axis
 
-    def _m(self, X) -> int:
-        return int(X.shape[self._examples_axis])
+    def n_examples(self, X) -> int:
+        """m, the number of examples in the network input X."""
+        return int(X.shape[self.examples_axis])
 
-    def _target(self, Y, m, name="Y", loss=None):
+    def prepare_targets(self, Y, m, name="Y", loss=None):
+        """Y on the model's backend, checked against the output shape, m and ``loss``'s domain."""
         Y = to_backend(Y, self.backend, self.dtype, name, examples=True)
         out = self.layers[-1].output_shape if self.built else None
         if out is not None and getattr(self.output_activation, "name", "") == "softmax":
@@ -376,17 +387,18 @@ class Sequential:
             )
         every = check_verbose(verbose)
         with self.backend.context():
-            X = self._input(X)
-            Y = self._target(Y, self._m(X), loss=loss)
+            X = self.prepare_input(X)
+            Y = self.prepare_targets(Y, self.n_examples(X), loss=loss)
             validation = None
             if validation_split is not None:
-                X, Y, validation = self._split(X, Y, validation_split)
+                X, Y, validation = hold_out_last(X, Y, holdout_size(self.n_examples(X), validation_split),
+                                                 self.examples_axis)
             if validation_data is not None:
                 if validation is not None:
                     raise XpnetValueError("give validation_data or validation_split, not both")
-                Xv, Yv = _pair(validation_data, "validation_data")
-                Xv = self._input(Xv, "X_val")
-                validation = (Xv, self._target(Yv, self._m(Xv), "Y_val", loss))
+                Xv, Yv = check_pair(validation_data, "validation_data")
+                Xv = self.prepare_input(Xv, "X_val")
+                validation = (Xv, self.prepare_targets(Yv, self.n_examples(Xv), "Y_val", loss))
             self.loss, self.optimizer = loss, optimizer
             history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
@@ -397,81 +409,14 @@ class Sequential:
             history.history.setdefault(key, [])[:0] = values
         return history
 
-    def _split(self, X, Y, fraction):
-        if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
-            raise XpnetValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
-        m = self._m(X)
-        n_val = int(round(m * fraction))
-        if n_val < 1 or n_val >= m:
-            raise XpnetValueError(
-                f"validation_split={fraction} leaves {m - n_val} training and {n_val} validation examples of {m}"
-            )
-        cut = m - n_val
-        if self._examples_axis == 0:
-            return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
-        return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
-
-    # -- inference ---------------------------------------------------------------------------
-    def predict_proba(self, X):
-        """A_L, the network's output for X (probabilities for sigmoid/softmax outputs)."""
-        self._require_built()
-        with self.backend.context():
-            host = self._returns_host(X)
-            AL, _ = self.forward(self._input(X))
-            return self.backend.to_numpy(AL) if host else AL
-
-    def predict(self, X):
-        """Predictions: 0/1 (threshold 0.5) for sigmoid, class index (1, m) for softmax, A_L otherwise."""
-        self._require_built()
-        with self.backend.context():
-            host = self._returns_host(X)
-            AL, _ = self.forward(self._input(X))
-            out = self._labels(AL)
-            return self.backend.to_numpy(out) if host else out
-
-    def _labels(self, AL):
-        xp = self.xp
-        name = getattr(self.output_activation, "name", "linear")
-        if name == "sigmoid":
-            return xp.astype(AL > 0.5, xp.int64)
-        if name == "softmax":
-            return xp.argmax(AL, axis=0, keepdims=True)  # (1, m), or (1, m, T) for sequences
-        return AL
-
-    def evaluate(self, X, Y, loss=None) -> dict:
-        """``{"cost": J, "accuracy": fraction correct}`` (accuracy only for classifiers)."""
-        self._require_built()
-        loss = self._resolve_loss(loss)
-        with self.backend.context():
-            X = self._input(X)
-            return self._evaluate_device(X, self._target(Y, self._m(X), loss=loss), loss)
-
-    def _evaluate_device(self, X, Y, loss) -> dict:
-        AL, caches = self.forward(X)
-        metrics = {"cost": self._cost(AL, Y, caches, loss)}
-        name = getattr(self.output_activation, "name", "linear")
-        xp = self.xp
-        if name == "sigmoid":
-            metrics["accuracy"] = xp.mean(xp.astype((AL > 0.5) == (Y > 0.5), AL.dtype))
-        elif name == "softmax":
-            hits = xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0)
-            metrics["accuracy"] = xp.mean(xp.astype(hits, AL.dtype))
-        # Every metric in one device -> host transfer (one GPU sync, one dask compute).
-        values = self.backend.to_numpy(xp.stack(list(metrics.values())))
-        return {key: float(v) for key, v in zip(metrics, values)}
-
     def gradients(self, X, Y, loss=None) -> dict:
         """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""
         loss = self._resolve_loss(loss)
         with self.backend.context():
-            X = self._input(X)
-            Y = self._target(Y, self._m(X), loss=loss)
+            X = self.prepare_input(X)
+            Y = self.prepare_targets(Y, self.n_examples(X), loss=loss)
             AL, caches = self.forward(X, training=True)
             return self.backward(AL, Y, caches, loss)
-
-    def compute_cost(self, X, Y, loss=None) -> float:
-        """J at the current parameters (no update)."""
-        return self.evaluate(X, Y, loss)["cost"]
 
     # -- devices ------------------------------------------------------------------------------
     def to(self, backend) -> "Sequential":
@@ -480,7 +425,7 @@ class Sequential:
         if self.built:
             host = {name: self.backend.to_numpy(v) for name, v in self.parameters().items()}
             with target.context():
-                self._assign({name: target.asarray(v, self.dtype) for name, v in host.items()})
+                self.assign_parameters({name: target.asarray(v, self.dtype) for name, v in host.items()})
             if self.optimizer is not None and self.optimizer.state:
                 self.optimizer.state = {
                     k: target.asarray(self.backend.to_numpy(v), self.dtype) for k, v in self.optimizer.state.items()
@@ -489,31 +434,6 @@ class Sequential:
         return self
 
     # -- description ---------------------------------------------------------------------------
-    def summary(self, print_fn=print) -> str:
-        """Print and return a table of the layers, output shapes and parameter counts.
-
-        Parameters
-        ----------
-        print_fn : callable or None
-            Where the table goes (``print`` by default, as Keras); None prints nothing.
-
-        Returns
-        -------
-        str
-            The table: one row per layer (output shapes in course layout, ``m`` the
-            examples), the total parameter count and bytes, the backend and the dtype.
-
-        Raises
-        ------
-        NotFittedError
-            The network has no parameters yet (no ``input_size`` and no ``fit``).
-        """
-        self._require_built()
-        text = _summary(self)
-        if print_fn is not None:
-            print_fn(text)
-        return text
-
     def get_config(self) -> dict:
         """The architecture as plain JSON-able data (what ``xn.save`` writes beside the weights)."""
         return {

@@ -10,22 +10,12 @@ The optimiser protocol: ``update(params, grads) -> new params`` where ``params``
 
 from __future__ import annotations
 
-import math
 
 from ._friendly import keras_hints
+from ._validation import check_number, check_positive
 from .errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "get"]
-
-
-def check_positive(name: str, value) -> float:
-    """A finite, positive Python float, or an XpnetValueError naming the argument."""
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise XpnetTypeError(f"{name} must be a positive number, got {type(value).__name__} {value!r}")
-    value = float(value)
-    if not math.isfinite(value) or value <= 0.0:
-        raise XpnetValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return value
 
 
 class Optimizer:
@@ -37,7 +27,7 @@ class Optimizer:
             cls.__init__ = keras_hints(cls.__init__)
 
     def __init__(self, learning_rate: float = 0.01):
-        self.learning_rate = check_positive("learning_rate", learning_rate)
+        self.learning_rate = check_positive(learning_rate, "learning_rate")
         #: Per-parameter arrays (e.g. ``"v_W1"``), on the model's device.
         self.state: dict = {}
         #: Updates made so far (Adam's t).
@@ -74,9 +64,7 @@ class GradientDescent(Optimizer):
 
 
 def _beta(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not 0.0 <= value < 1.0:
-        raise XpnetValueError(f"{name} must be a float in [0, 1), got {value!r}")
-    return float(value)
+    return check_number(value, name, low=0.0, high=1.0, high_open=True)
 
 
 class Momentum(Optimizer):
@@ -111,7 +99,7 @@ class RMSprop(Optimizer):
     def __init__(self, learning_rate: float = 0.001, beta: float = 0.999, epsilon: float = 1e-8):
         super().__init__(learning_rate)
         self.beta = _beta("beta", beta)
-        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
         from array_api_compat import array_namespace
@@ -144,7 +132,7 @@ class Adam(Optimizer):
         super().__init__(learning_rate)
         self.beta1 = _beta("beta1", beta1)
         self.beta2 = _beta("beta2", beta2)
-        self.epsilon = check_positive("epsilon", epsilon)
+        self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
         from array_api_compat import array_namespace

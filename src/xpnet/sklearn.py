@@ -33,6 +33,7 @@ except ImportError as exc:  # pragma: no cover - exercised only without scikit-l
         f"xpnet.sklearn needs scikit-learn ({exc}); install it with pip install 'xpnet[sklearn]'"
     ) from exc
 
+from ._validation import OUTPUT_ACTIVATIONS, check_positive_int, is_integer
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .layers import Dense
 from .model import Sequential
@@ -89,7 +90,7 @@ class _BaseMLP(BaseEstimator):
     # -- helpers ---------------------------------------------------------------------------
     def _hidden_sizes(self) -> tuple:
         sizes = self.hidden_layer_sizes
-        if isinstance(sizes, (int, np.integer)) and not isinstance(sizes, bool):
+        if is_integer(sizes):
             sizes = (sizes,)
         try:
             sizes = tuple(sizes)
@@ -97,17 +98,17 @@ class _BaseMLP(BaseEstimator):
             raise XpnetTypeError(
                 f"hidden_layer_sizes must be a tuple of positive ints like (100,) or (64, 32), got {sizes!r}"
             ) from None
-        for n in sizes:
-            if isinstance(n, bool) or not isinstance(n, (int, np.integer)) or n < 1:
-                raise XpnetValueError(
-                    f"hidden_layer_sizes must be a tuple of positive ints like (100,) or (64, 32), got {sizes!r}"
-                )
-        return tuple(int(n) for n in sizes)
+        try:
+            return tuple(check_positive_int(n, "layer size") for n in sizes)
+        except XpnetValueError:
+            raise XpnetValueError(
+                f"hidden_layer_sizes must be a tuple of positive ints like (100,) or (64, 32), got {sizes!r}"
+            ) from None
 
     def _seed(self):
         if self.random_state is None:
             return None
-        if isinstance(self.random_state, (int, np.integer)) and not isinstance(self.random_state, bool):
+        if is_integer(self.random_state):
             if self.random_state < 0:
                 raise XpnetValueError(f"random_state must be None, an int >= 0 or a RandomState, got {self.random_state!r}")
             return int(self.random_state)
@@ -119,24 +120,19 @@ class _BaseMLP(BaseEstimator):
             return min(200, m)
         if self.batch_size is None:
             return None
-        if isinstance(self.batch_size, (np.integer,)):
-            return int(self.batch_size)
-        return self.batch_size  # the training loop validates it
+        return self.batch_size  # the training loop validates it (NumPy ints included)
 
-    def _epochs(self):
-        return int(self.epochs) if isinstance(self.epochs, np.integer) else self.epochs
-
-    def _fit_network(self, X, Y, output_units, output_activation, loss):
+    def _fit_network(self, X, Y, kind):
+        """Train a network whose output suits ``kind`` (binary, multiclass, regression) on Y (n_out, m)."""
         layers = [Dense(n, activation=self.activation) for n in self._hidden_sizes()]
-        layers.append(Dense(output_units, activation=output_activation))
+        layers.append(Dense(int(Y.shape[0]), activation=OUTPUT_ACTIVATIONS[kind]))
         model = Sequential(layers, input_size=X.shape[1], backend=self.backend, dtype=self.dtype, seed=self._seed())
         history = model.fit(
             X.T,
             Y,
-            loss=loss,
             optimizer=self.optimizer,
             learning_rate=self.learning_rate,
-            epochs=self._epochs(),
+            epochs=self.epochs,
             batch_size=self._batch_size(X.shape[0]),
             l2=self.l2,
             verbose=self.verbose,
@@ -220,10 +216,10 @@ class MLPClassifier(ClassifierMixin, _BaseMLP):
             )
         if k == 2:
             Y = codes.reshape(1, -1).astype(np.float64)
-            return self._fit_network(X, Y, 1, "sigmoid", "binary_crossentropy")
+            return self._fit_network(X, Y, "binary")
         Y = np.zeros((k, codes.shape[0]))
         Y[codes, np.arange(codes.shape[0])] = 1.0
-        return self._fit_network(X, Y, k, "softmax", "categorical_crossentropy")
+        return self._fit_network(X, Y, "multiclass")
 
     def predict_proba(self, X):
         """Class probabilities, shape (n_samples, n_classes), columns in ``classes_`` order."""
@@ -253,7 +249,7 @@ class MLPRegressor(RegressorMixin, _BaseMLP):
         """Train on ``X`` (n_samples, n_features) and targets ``y`` (n_samples,)."""
         X, y = _sklearn_errors(validate_data, self, X, y, dtype=(np.float64, np.float32), y_numeric=True)
         Y = np.asarray(y, dtype=np.float64).reshape(1, -1)
-        return self._fit_network(X, Y, 1, "linear", "mean_squared_error")
+        return self._fit_network(X, Y, "regression")
 
     def predict(self, X):
         """Predicted targets, shape (n_samples,)."""

@@ -15,6 +15,7 @@ import warnings
 from array_api_compat import array_namespace
 from array_api_compat import device as _device
 
+from ._validation import OUTPUT_ACTIVATIONS, check_positive, check_positive_int, holdout_size, output_kind
 from .errors import TrainingDivergedError, XpnetTypeError, XpnetValueError
 from .initializers import host_rng
 
@@ -32,12 +33,9 @@ class LogUniform:
     """
 
     def __init__(self, low: float, high: float):
-        for name, v in (("low", low), ("high", high)):
-            if isinstance(v, bool) or not isinstance(v, (int, float)) or not math.isfinite(v) or v <= 0:
-                raise XpnetValueError(f"LogUniform {name} must be a finite number > 0, got {v!r}")
-        if not low < high:
+        self.low, self.high = check_positive(low, "LogUniform low"), check_positive(high, "LogUniform high")
+        if not self.low < self.high:
             raise XpnetValueError(f"LogUniform needs low < high, got low={low!r}, high={high!r}")
-        self.low, self.high = float(low), float(high)
 
     def sample(self, rng) -> float:
         return 10.0 ** float(rng.uniform(math.log10(self.low), math.log10(self.high)))
@@ -114,11 +112,11 @@ def _as_list(name, value):
 
 
 def _hidden(value):
-    if isinstance(value, int) and not isinstance(value, bool):
-        value = (value,)
-    if not isinstance(value, (list, tuple)) or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in value):
-        raise XpnetValueError(f"sweep hidden must hold layer sizes such as (8,) or (16, 16), got {value!r}")
-    return tuple(value)
+    sizes = value if isinstance(value, (list, tuple)) else (value,)
+    try:
+        return tuple(check_positive_int(n, "layer size") for n in sizes)
+    except XpnetValueError:
+        raise XpnetValueError(f"sweep hidden must hold layer sizes such as (8,) or (16, 16), got {value!r}") from None
 
 
 def _configs(space, search, n_trials, seed):
@@ -129,8 +127,7 @@ def _configs(space, search, n_trials, seed):
         return [dict(zip(space, combo)) for combo in itertools.product(*space.values())]
     if search != "random":
         raise XpnetValueError(f"search must be 'grid' or 'random', got {search!r}")
-    if isinstance(n_trials, bool) or not isinstance(n_trials, int) or n_trials < 1:
-        raise XpnetValueError(f"search='random' needs n_trials, a positive int, got {n_trials!r}")
+    n_trials = check_positive_int(n_trials, "n_trials (search='random')")
     rng = host_rng([seed, 2])
     out = []
     for _ in range(n_trials):
@@ -141,21 +138,9 @@ def _configs(space, search, n_trials, seed):
     return out
 
 
-def _output_activation(Y):
-    xp = array_namespace(Y)
-    if int(Y.shape[0]) > 1:
-        return "softmax"
-    binary = bool(xp.all(xp.logical_or(Y == 0.0, Y == 1.0)))
-    return "sigmoid" if binary else "linear"
-
-
 def _split(X, Y, fraction, seed):
-    if isinstance(fraction, bool) or not isinstance(fraction, (int, float)) or not 0.0 < fraction < 1.0:
-        raise XpnetValueError(f"validation_split must be a float in (0, 1), got {fraction!r}")
     m = int(X.shape[1])
-    n_val = int(round(m * fraction))
-    if n_val < 1 or n_val >= m:
-        raise XpnetValueError(f"validation_split={fraction} leaves {m - n_val} training and {n_val} validation examples")
+    n_val = holdout_size(m, fraction)
     # Shuffle before holding out: data sets are often sorted by class.
     perm = host_rng([seed, 3]).permutation(m)
     xp = array_namespace(X)
@@ -255,7 +240,7 @@ def sweep(
         Xt, Yt, validation = X, Y, validation_data
     else:
         Xt, Yt, validation = _split(X, Y, validation_split, seed)
-    out_activation = output_activation or _output_activation(Yt)
+    out_activation = output_activation or OUTPUT_ACTIVATIONS[output_kind(Yt)]
     n_out = int(Yt.shape[0])
     rows, curves = [], []
     for config in configs:
@@ -288,40 +273,3 @@ def sweep(
         result.plot(plot)
     return result
 
-
-def _digits():
-    """The embedded 8x8 digits, standardised, in course layout (X (64, m), one-hot Y (10, m))."""
-    from .data import load_digits
-
-    ds = load_digits(test_size=0.2, seed=0)
-    return ds.X_train, ds.Y_train
-
-
-def run_cli(args) -> int:
-    """``xpnet sweep``: run :func:`sweep` from parsed command-line arguments and print the table."""
-    if args.plot:
-        try:
-            import matplotlib  # noqa: F401
-        except ImportError:
-            raise XpnetValueError("--plot needs matplotlib: pip install 'xpnet[plot]' "
-                                  "(or leave out --plot for the table alone); nothing was run") from None
-    if args.data == "digits":
-        X, Y = _digits()
-    else:
-        from .data import planar_flower
-
-        X, Y = planar_flower(m=400, seed=args.seed)
-    hidden = []
-    for spec in args.hidden:
-        try:
-            hidden.append(tuple(int(n) for n in spec.split(",") if n))
-        except ValueError:
-            raise XpnetValueError(f"--hidden takes layer sizes like 8 or 16,16; got {spec!r}") from None
-    result = sweep(X, Y, learning_rate=args.learning_rate, hidden=hidden, activation=args.activation,
-                   init=args.init, optimizer=args.optimizer, epochs=args.epochs, batch_size=args.batch_size,
-                   search=args.search, n_trials=args.trials, backend=args.backend, dtype=args.dtype,
-                   seed=args.seed, plot=args.plot)
-    print(result.table())
-    if args.plot:
-        print(f"saved {args.plot}")
-    return 0

@@ -1,10 +1,16 @@
-"""The training loop behind :meth:`Sequential.fit`.
+"""The training step and the loop behind :meth:`Sequential.fit`.
 
-One epoch: (optionally) shuffle the columns, then for each mini-batch run forward
-propagation, the cost (plus the L2 penalty), backward propagation, optional gradient-norm
-clipping and the optimiser's update. The epoch's training cost is the mean over every
+:func:`train_step` is one step of gradient descent on one batch: forward propagation, the
+cost (plus the L2 penalty), backward propagation, optional gradient-norm clipping and the
+optimiser's update. ``fit``, the benchmarks and the reference's vectorized implementation
+all run this one function. :func:`train` runs the epochs: (optionally) shuffle the
+examples, then one step per mini-batch. The epoch's training cost is the mean over every
 example of the epoch, each batch's cost taken before that batch's update; with the full
 batch that is exactly the course's "cost after iteration i".
+
+Both work on any model with the public surface of :class:`~xpnet.Sequential`
+(``forward``, ``cost``, ``backward``, ``parameters``, ``assign_parameters``, ...); this
+module does not import the model.
 """
 
 from __future__ import annotations
@@ -14,10 +20,10 @@ import warnings
 from dataclasses import dataclass, field
 
 from . import initializers as _initializers
-from ._validation import check_epochs
-from .errors import DeviceOutOfMemoryError, TrainingDivergedError, XpnetTypeError, XpnetValueError
+from ._validation import check_batch_size, check_epochs, check_non_negative, check_positive
+from .errors import DeviceOutOfMemoryError, TrainingDivergedError
 
-__all__ = ["History", "train"]
+__all__ = ["History", "train_step", "train"]
 
 
 @dataclass
@@ -52,14 +58,6 @@ class History:
                 self.history.setdefault(key, []).append(value)
 
 
-def check_batch_size(batch_size, m: int):
-    if batch_size is None:
-        return None
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise XpnetValueError(f"batch_size must be a positive int or None (full batch), got {batch_size!r}")
-    return min(batch_size, m)
-
-
 def shuffle_rng(seed: int):
     """The host generator that orders mini-batches: derived from the model's seed, not the init stream."""
     return _initializers.host_rng([seed, 1])
@@ -87,12 +85,20 @@ def take_columns(xp, A, cols, axis=1):
     return xp.take(A, cols, axis=axis)
 
 
+def hold_out_last(X, Y, n_held: int, x_axis: int = 1):
+    """``X, Y, (X_held, Y_held)``: the last ``n_held`` examples held out, in their order."""
+    cut = int(Y.shape[1]) - n_held
+    if x_axis == 0:
+        return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
+    return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
+
+
 def l2_penalty(net, l2: float, m: int):
     """lambda / (2 m) * sum of squared weights (biases are not regularised)."""
     xp = net.xp
     total = None
     for layer in net.layers:
-        for name in getattr(layer, "regularized", ()):
+        for name in layer.regularized:
             W = layer.params[name]
             term = xp.sum(W * W)
             total = term if total is None else total + term
@@ -101,7 +107,7 @@ def l2_penalty(net, l2: float, m: int):
 
 def add_l2_gradients(net, grads: dict, l2: float, m: int) -> None:
     for layer in net.layers:
-        for name in getattr(layer, "regularized", ()):
+        for name in layer.regularized:
             key = f"d{name}{layer.index}"
             grads[key] = grads[key] + (l2 / m) * layer.params[name]
 
@@ -115,6 +121,48 @@ def clip_by_global_norm(xp, grads: dict, max_norm: float) -> dict:
     norm = xp.sqrt(total)
     scale = xp.minimum(max_norm / (norm + 1e-12), xp.ones_like(norm))
     return {k: g * scale for k, g in grads.items()}
+
+
+def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None):
+    """One step of gradient descent on one batch; the model then holds the new parameters.
+
+    Parameters
+    ----------
+    net : Sequential
+        The model (built).
+    X, Y : arrays
+        One batch on the model's backend (see :meth:`Sequential.prepare_input` and
+        :meth:`Sequential.prepare_targets`): X ``(n_x, mb)``, Y ``(n_out, mb)``.
+    loss : Loss
+        The loss object (:func:`xpnet.losses.get`).
+    optimizer : Optimizer
+        Its ``update`` makes the new parameters (and advances its state).
+    l2 : float
+        lambda of L2 regularisation (0: none).
+    clip_norm : float, optional
+        Rescale the gradients whenever their global L2 norm exceeds this.
+
+    Returns
+    -------
+    array
+        J of this batch before the update, a 0-d array on the model's device (the L2
+        penalty included).
+    """
+    l2 = check_non_negative(l2, "l2")
+    clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
+    mb = int(Y.shape[1])  # Y holds the examples on axis 1 for every first layer
+    AL, caches = net.forward(X, training=True)
+    cost = net.cost(AL, Y, caches, loss)
+    grads = net.backward(AL, Y, caches, loss)
+    del caches, AL  # free the activations before the update allocates new parameters
+    if l2:
+        penalty = l2_penalty(net, l2, mb)
+        cost = cost if penalty is None else cost + penalty
+        add_l2_gradients(net, grads, l2, mb)
+    if clip_norm is not None:
+        grads = clip_by_global_norm(net.xp, grads, clip_norm)
+    net.assign_parameters(optimizer.update(net.parameters(), grads))
+    return cost
 
 
 def train(
@@ -136,18 +184,18 @@ def train(
 ) -> History:
     """Run the training loop on device arrays ``X``, ``Y`` (already validated)."""
     epochs = check_epochs(epochs)
-    m = int(Y.shape[1])  # Y always holds the examples on axis 1; X on net._examples_axis
-    x_axis = getattr(net, "_examples_axis", 1)
+    m = int(Y.shape[1])  # Y always holds the examples on axis 1; X on net.examples_axis
+    x_axis = net.examples_axis
     batch_size = check_batch_size(batch_size, m)
-    l2 = _non_negative("l2", l2)
-    clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
+    l2 = check_non_negative(l2, "l2")
+    clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
     xp, backend = net.xp, net.backend
     history = History()
     callbacks = list(callbacks)
     for cb in callbacks:
         _call(cb, "set_model", net)
         _call(cb, "on_train_begin", {})
-    rng = net._shuffle_rng
+    rng = net.shuffle_rng
     for epoch in range(initial_epoch, epochs):
         for cb in callbacks:
             _call(cb, "on_epoch_begin", epoch, {})
@@ -159,7 +207,7 @@ def train(
         before = net.parameters(), dict(optimizer.state), optimizer.iterations
 
         def rollback():
-            net._assign(before[0])
+            net.assign_parameters(before[0])
             optimizer.state, optimizer.iterations = before[1], before[2]
 
         try:
@@ -169,24 +217,15 @@ def train(
                 warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
                 for cols in batch_slices(m, batch_size, order):
                     Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
-                    mb = int(Yb.shape[1])
-                    AL, caches = net.forward(Xb, training=True)
-                    cost = net._cost(AL, Yb, caches, loss)
-                    grads = net.backward(AL, Yb, caches, loss)
-                    del caches, AL  # free the activations before the update allocates new parameters
-                    if l2:
-                        penalty = l2_penalty(net, l2, mb)
-                        cost = cost if penalty is None else cost + penalty
-                        add_l2_gradients(net, grads, l2, mb)
-                    if clip_norm is not None:
-                        grads = clip_by_global_norm(xp, grads, clip_norm)
-                    params = optimizer.update(net.parameters(), grads)
-                    weighted = cost * (mb / m)
+                    cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm)
+                    weighted = cost * (int(Yb.shape[1]) / m)
                     epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
                     # Lazy backends (dask) evaluate cost, parameters and the optimiser's state
                     # together here, once per step.
-                    epoch_cost, params, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
-                    net._assign(params)
+                    epoch_cost, params, optimizer.state = backend.persist(
+                        epoch_cost, net.parameters(), optimizer.state
+                    )
+                    net.assign_parameters(params)
                 value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
         except Exception as exc:
             if not backend.is_out_of_memory(exc):
@@ -203,7 +242,7 @@ def train(
             )
         logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
         if validation is not None:
-            result = net._evaluate_device(*validation, loss)
+            result = net.compute_metrics(*validation, loss)
             logs.update({"val_" + k: v for k, v in result.items()})
         history.record(logs)
         net.epochs_trained = epoch + 1
@@ -254,16 +293,3 @@ def _call(cb, method, *args):
     fn = getattr(cb, method, None)
     return fn(*args) if fn is not None else None
 
-
-def _non_negative(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value) or value < 0:
-        raise XpnetValueError(f"{name} must be a finite number >= 0, got {value!r}")
-    return float(value)
-
-
-def _positive(name, value) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise XpnetTypeError(f"{name} must be a number, got {type(value).__name__}")
-    if not math.isfinite(value) or value <= 0:
-        raise XpnetValueError(f"{name} must be a finite number > 0, got {value!r}")
-    return float(value)

@@ -115,7 +115,7 @@ def test_import_xpnet_imports_no_cupy():
 
 
 def test_register_backend_and_entry_point_style_factory():
-    from xpnet.backends import _REGISTRY, NumpyBackend
+    from xpnet.backends import NumpyBackend, unregister_backend
 
     class Tagged(NumpyBackend):
         pass
@@ -127,11 +127,14 @@ def test_register_backend_and_entry_point_style_factory():
         with pytest.raises(xn.XpnetValueError, match="already registered"):
             xn.register_backend("tagged_numpy", Tagged)
     finally:
-        _REGISTRY.pop("tagged_numpy")
+        unregister_backend("tagged_numpy")
+    assert "tagged_numpy" not in xn.registered_backends()
+    with pytest.raises(xn.XpnetValueError, match="no backend named 'tagged_numpy'"):
+        xn.backends.backend_factory("tagged_numpy")
 
 
 def test_unavailable_registered_backend_is_not_listed():
-    from xpnet.backends import _REGISTRY, NumpyBackend
+    from xpnet.backends import NumpyBackend, unregister_backend
 
     class Missing(NumpyBackend):
         @classmethod
@@ -148,7 +151,7 @@ def test_unavailable_registered_backend_is_not_listed():
         with pytest.raises(xn.BackendUnavailableError, match="pip install foo"):
             xn.get_backend("missing")
     finally:
-        _REGISTRY.pop("missing")
+        unregister_backend("missing")
 
 
 def test_round_trip_host_device(backend):

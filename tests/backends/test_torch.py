@@ -52,19 +52,19 @@ def test_an_installed_entry_point_wins_over_the_fallback(monkeypatch):
 
     monkeypatch.setattr(backends, "_REGISTRY", dict(backends._REGISTRY))
     for name in ("torch", "mine"):
-        backends._REGISTRY.pop(name, None)
+        backends.unregister_backend(name)
     monkeypatch.setattr(backends, "_entry_points_loaded", False)
     import importlib.metadata
 
     eps = [FakeEP("torch", MyTorch), FakeEP("mine", backends.NumpyBackend)]
     monkeypatch.setattr(importlib.metadata, "entry_points", lambda group: eps if group == "xpnet.backends" else [])
     assert {"torch", "mine"} <= set(xn.registered_backends())
-    assert backends._REGISTRY["torch"] is MyTorch
+    assert backends.backend_factory("torch") is MyTorch
     # And without any entry point (a source checkout), the fallback registers it.
-    backends._REGISTRY.pop("torch")
+    backends.unregister_backend("torch")
     monkeypatch.setattr(backends, "_entry_points_loaded", False)
     eps.clear()
-    assert "torch" in xn.registered_backends() and backends._REGISTRY["torch"] is TorchBackend
+    assert "torch" in xn.registered_backends() and backends.backend_factory("torch") is TorchBackend
 
 
 def test_without_torch_it_is_registered_but_unavailable(monkeypatch):

@@ -93,7 +93,7 @@ def test_gradient_check_with_a_fixed_mask(backend):
     def J(name, value):  # the training-mode cost, with that same mask
         net.set_parameters({**params, name: value})
         AL, caches = net.forward(Xd, training=True)
-        return float(net._cost(AL, Yd, caches, loss))
+        return float(net.cost(AL, Yd, caches, loss))
 
     for name in params:
         numeric = numeric_gradient(lambda v, name=name: J(name, v), params[name])

@@ -31,6 +31,8 @@ __all__ = [
     "available_backends",
     "registered_backends",
     "register_backend",
+    "unregister_backend",
+    "backend_factory",
     "resolve_backend",
     "backend_of",
 ]
@@ -76,6 +78,19 @@ def register_backend(name: str, factory: Callable[..., Backend], *, overwrite: b
     if name in _REGISTRY and not overwrite:
         raise XpnetValueError(f"a backend named {name!r} is already registered; pass overwrite=True to replace it")
     _REGISTRY[name] = factory
+
+
+def unregister_backend(name: str) -> None:
+    """Remove a backend registered with :func:`register_backend` (unknown names are ignored)."""
+    _REGISTRY.pop(name, None)
+
+
+def backend_factory(name: str) -> Callable[..., Backend]:
+    """The factory (usually a :class:`Backend` subclass) registered under ``name``."""
+    _load_entry_points()
+    if name not in _REGISTRY:
+        raise XpnetValueError(f"no backend named {name!r} is registered; registered: {', '.join(_REGISTRY)}")
+    return _REGISTRY[name]
 
 
 def _load_entry_points() -> None:

@@ -61,6 +61,7 @@ class DaskBackend(Backend):
     chunks: object = None
 
     def __post_init__(self):
+        from .._validation import check_positive_int
         from ..errors import BackendUnavailableError, XpnetTypeError, XpnetValueError
 
         dev = "cpu" if self.device is None else self.device
@@ -77,10 +78,7 @@ class DaskBackend(Backend):
                     f"backend 'dask:gpu' needs CuPy chunks: {CupyBackend.unavailable_reason()}"
                 )
         object.__setattr__(self, "device", key)
-        if self.chunks is not None and (
-            isinstance(self.chunks, bool) or not isinstance(self.chunks, int) or self.chunks < 1
-        ):
-            raise XpnetValueError(f"chunks must be a positive int (examples per chunk) or None, got {self.chunks!r}")
+        check_positive_int(self.chunks, "chunks", allow_none=True)
         if self.client is not None and not (hasattr(self.client, "persist") and hasattr(self.client, "compute")):
             raise XpnetTypeError(
                 f"client must be a dask.distributed Client, got {type(self.client).__name__}"

@@ -1,7 +1,9 @@
 """The ``xpnet`` command line: ``xpnet train``, ``predict``, ``info``, ``sweep``, ``bench``.
 
 One function per subcommand (``_add_<name>`` builds its parser, ``_<name>`` runs it), so
-new subcommands are added beside the others. Every error a user can fix ends as one line
+new subcommands are added beside the others; ``bench`` and ``sweep`` have their own modules
+(:mod:`xpnet.cli.bench`, :mod:`xpnet.cli.sweep`). This package parses and prints: the work
+is done by the library. Every error a user can fix ends as one line
 ``xpnet <command>: error: ...`` on stderr and exit status 2, never a traceback.
 """
 
@@ -15,6 +17,7 @@ import time
 import numpy as np
 
 from xpnet.optim import OPTIMIZERS as _OPTIMIZER_CLASSES
+from . import bench
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
 # Every name the Python API accepts (sgd, gd, ... included).
@@ -65,7 +68,7 @@ def _build_parser() -> argparse.ArgumentParser:
     _add_predict(sub)
     _add_info(sub)
     _add_sweep(sub)
-    _add_bench(sub)
+    bench.add_parser(sub, _positive_int)
     return parser
 
 
@@ -131,12 +134,9 @@ class _Progress:
 
 
 def _output_layer(ds, xn):
-    task = ds.task
-    if task == "multiclass":
-        return xn.Dense(int(ds.Y_train.shape[0]), activation="softmax")
-    if task == "binary":
-        return xn.Dense(1, activation="sigmoid")
-    return xn.Dense(int(ds.Y_train.shape[0]), activation="linear")
+    from xpnet._validation import OUTPUT_ACTIVATIONS
+
+    return xn.Dense(int(ds.Y_train.shape[0]), activation=OUTPUT_ACTIVATIONS[ds.task])
 
 
 def _default_out():
@@ -377,28 +377,9 @@ def _add_sweep(sub):
 
 
 def _sweep(args) -> int:
-    from xpnet.sweep import run_cli
+    from .sweep import run
 
-    return run_cli(args)
-
-
-# -- bench ---------------------------------------------------------------------------------------
-def _add_bench(sub):
-    p = sub.add_parser("bench", help="time loop vs vectorized vs GPU (and PyTorch when installed)")
-    p.add_argument("--json", metavar="PATH", help="also write the results and machine info as JSON")
-    p.add_argument("--full", action="store_true", help="run the pytest-benchmark suite in bench/ instead")
-    p.add_argument("--bench-dir", default=None, help="where the bench/ suite is (default: ./bench)")
-    p.add_argument("--select", metavar="EXPR", default=None,
-                   help="with --full: only the benchmarks matching this pytest -k expression")
-    p.add_argument("--gemm-m", type=_positive_int, default=1024, help="examples for the GEMM-bound net (default 1024)")
-    p.add_argument("--rounds", type=_positive_int, default=7, help="timed rounds per row (default 7)")
-    p.set_defaults(run=_bench)
-
-
-def _bench(args) -> int:
-    from xpnet import benchmarks as benchmark
-
-    return benchmark.main(args)
+    return run(args)
 
 
 def main(argv=None) -> int:

@@ -20,6 +20,7 @@ from importlib import resources
 
 import numpy as np
 
+from .._validation import holdout_size, is_integer, output_kind
 from ..errors import XpnetTypeError, XpnetValueError
 
 __all__ = [
@@ -109,9 +110,7 @@ class Dataset:
     @property
     def task(self) -> str:
         """``"binary"``, ``"multiclass"`` or ``"regression"``: decides the output layer."""
-        if self.Y_train.shape[0] > 1:
-            return "multiclass"
-        return "binary" if len(self.classes) == 2 else "regression"
+        return output_kind(self.Y_train, self.classes)
 
     def __repr__(self) -> str:
         return (
@@ -162,21 +161,12 @@ def one_hot(labels, k: int | None = None) -> np.ndarray:
     return Y.reshape((k, *shape))
 
 
-def _check_fraction(test_size) -> float:
-    if isinstance(test_size, bool) or not isinstance(test_size, (int, float)) or not 0.0 < test_size < 1.0:
-        raise XpnetValueError(f"test_size must be a float in (0, 1), got {test_size!r}")
-    return float(test_size)
-
-
 def train_test_split(X, Y, test_size: float = 0.2, seed: int = 0):
     """Shuffle the columns with ``seed`` and hold out ``test_size`` of them: X_tr, Y_tr, X_te, Y_te."""
-    test_size = _check_fraction(test_size)
     m = X.shape[1]
     if Y.shape[1] != m:
         raise XpnetValueError(f"X has m = {m} examples (columns) but Y has {Y.shape[1]}")
-    n_test = int(round(m * test_size))
-    if n_test < 1 or n_test >= m:
-        raise XpnetValueError(f"test_size={test_size} leaves {m - n_test} training and {n_test} test examples of {m}")
+    n_test = holdout_size(m, test_size, "test_size", "test")
     order = np.random.default_rng(seed).permutation(m)
     test, train = order[:n_test], order[n_test:]
     return X[:, train], Y[:, train], X[:, test], Y[:, test]
@@ -237,7 +227,7 @@ def _digits_raw():
 
 
 def _check_digit(digit):
-    if digit is not None and (isinstance(digit, bool) or not isinstance(digit, int) or not 0 <= digit <= 9):
+    if digit is not None and (not is_integer(digit) or not 0 <= digit <= 9):
         raise XpnetValueError(f"digit must be an int 0..9 (binary 'is it a k?') or None (10 classes), got {digit!r}")
 
 

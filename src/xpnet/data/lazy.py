@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 
+from .._validation import check_positive_int
 from ..errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["open_npy", "open_hdf5", "open_zarr", "from_array"]
@@ -24,8 +25,7 @@ _LAYOUTS = ("rows", "columns")
 def _check(examples, chunks):
     if examples not in _LAYOUTS:
         raise XpnetValueError(f"examples must be 'rows' (one example per row in the file) or 'columns', got {examples!r}")
-    if chunks is not None and (isinstance(chunks, bool) or not isinstance(chunks, int) or chunks < 1):
-        raise XpnetValueError(f"chunks must be a positive int (examples per chunk) or None, got {chunks!r}")
+    check_positive_int(chunks, "chunks", allow_none=True)
 
 
 def from_array(array, *, examples: str = "rows", chunks: int | None = None, name: str = "array"):

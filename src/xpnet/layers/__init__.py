@@ -5,7 +5,7 @@ layers from; each other module is one family of layers.
 """
 
 from .attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
-from .base import Layer, layer_from_config, register_layer
+from .base import Layer, layer_from_config, register_layer, registered_layers
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
@@ -13,7 +13,7 @@ from .recurrent import GRU, LSTM, SimpleRNN
 from .sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
 
 __all__ = [
-    "Layer", "register_layer", "layer_from_config",
+    "Layer", "register_layer", "layer_from_config", "registered_layers",
     "Dense", "Dropout", "LayerNorm", "Conv1D", "SimpleRNN", "LSTM", "GRU",
     "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock",
     "Embedding", "TimeDistributed", "GlobalAveragePooling1D",

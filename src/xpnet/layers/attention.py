@@ -10,6 +10,7 @@ from typing import NamedTuple
 from array_api_compat import array_namespace, device
 
 from .. import initializers as _initializers
+from .._validation import check_bool, check_positive
 from ..errors import ShapeError, XpnetTypeError, XpnetValueError
 from .base import Layer, register_layer
 from .sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
@@ -50,9 +51,7 @@ class LayerNorm(SequenceInput, Layer):
 
     def __init__(self, eps: float = 1e-5):
         super().__init__()
-        if isinstance(eps, bool) or not isinstance(eps, (int, float)) or not eps > 0:
-            raise XpnetValueError(f"LayerNorm eps must be a number > 0, got {eps!r}")
-        self.eps = float(eps)
+        self.eps = check_positive(eps, "LayerNorm eps")
 
     def build(self, input_shape, *, backend, dtype, rng):
         self.input_shape = self.output_shape = tuple(input_shape)
@@ -154,9 +153,7 @@ class MultiHeadAttention(SequenceInput, Layer):
         self.heads = positive_int(heads, "MultiHeadAttention heads")
         if d_model % heads:
             raise XpnetValueError(f"MultiHeadAttention d_model = {d_model} must be divisible by heads = {heads}")
-        if not isinstance(causal, bool):
-            raise XpnetTypeError(f"causal must be True or False, got {causal!r}")
-        self.causal = causal
+        self.causal = check_bool(causal, "causal")
         self.init_name = init
         self.init = _initializers.get(init)
 

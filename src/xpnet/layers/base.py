@@ -1,33 +1,46 @@
-"""Layers: forward propagation that keeps a cache, backward propagation that uses it.
+"""The layer protocol and the registry that :func:`xpnet.load` builds layers from.
 
-The layer protocol (the course's ``cache``, used everywhere):
-
-* ``build(input_shape, backend=, dtype=, rng=) -> output_shape`` creates the parameters.
-  Shapes leave out the examples axis m: a Dense layer sees ``(n_prev,)``.
-* ``forward(A_prev, training=False) -> (A, cache)``: the output, and what backward needs.
-* ``backward(dA, cache, need_dA_prev=True) -> (dA_prev, grads)``: ``grads`` maps the
-  layer's local parameter names (``"W"``, ``"b"``) to dJ/dW, dJ/db. The first layer passes
-  ``need_dA_prev=False`` and gets None, which saves a matrix product per step.
-
-Parameters live in ``layer.params`` (local names). :class:`~xpnet.model.Sequential` gives
-each parameterised layer an index l = 1, 2, ... and exposes them as ``W1, b1, W2, ...``.
+Every layer follows the course's forward/backward pattern with a ``cache``: ``forward``
+returns the output and what ``backward`` needs, ``backward`` turns dJ/dA into dJ/dA_prev
+and the gradients of the layer's own parameters. Parameters live in ``layer.params`` under
+local names (``"W"``, ``"b"``); :class:`~xpnet.Sequential` gives each parameterised layer
+an index l = 1, 2, ... and shows them as the course's ``W1, b1, W2, ...``.
 """
 
 from __future__ import annotations
 
 from .._friendly import keras_hints
+from .._validation import check_finite, check_X
+from ..backends._convert import to_backend
 from ..errors import XpnetValueError
 
-__all__ = ["Layer", "register_layer", "layer_from_config"]
+__all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers"]
 
 
 class Layer:
-    """Base class of every layer."""
+    """Base class of every layer: the whole protocol the model relies on.
+
+    Shapes given to and returned by :meth:`build` leave out the examples axis m: a Dense
+    layer fed ``(n_prev, m)`` batches is built for ``(n_prev,)``, a sequence layer fed
+    ``(n_x, m, T)`` for ``(n_x, T)``.
+
+    Attributes
+    ----------
+    params : dict of str to array
+        The layer's parameters by local name, on the model's device (empty until built).
+    index : int or None
+        l, the layer's position among the parameterised layers (set by the model).
+    input_shape, output_shape : tuple or None
+        Per-example shapes, known after :meth:`build`.
+    """
 
     #: Whether the layer owns parameters (and so takes an index l in the network).
     has_parameters = False
     #: Local names of the parameters that L2 regularisation penalises.
     regularized: tuple = ()
+    #: Axis of the network input that holds the m examples when this layer comes first:
+    #: 1 for ``(n_x, m[, T])``, 0 for token ids ``(m, T)``.
+    examples_axis = 1
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
@@ -41,6 +54,25 @@ class Layer:
         self.output_shape: tuple | None = None
 
     def build(self, input_shape, *, backend, dtype, rng):
+        """Create the parameters for inputs of per-example shape ``input_shape``.
+
+        Parameters
+        ----------
+        input_shape : tuple of int
+            The per-example shape of the input (examples axis left out).
+        backend : Backend
+            Where the parameters live (``backend.asarray`` moves host arrays there).
+        dtype : {"float32", "float64"}
+            The parameters' floating-point type.
+        rng : numpy.random.Generator
+            The host generator initial weights are drawn from (same seed, same weights
+            on every backend).
+
+        Returns
+        -------
+        tuple of int
+            The per-example shape of the output.
+        """
         self.input_shape = tuple(input_shape)
         self.output_shape = self.input_shape
         return self.output_shape
@@ -50,20 +82,87 @@ class Layer:
         return {}
 
     def forward(self, A_prev, training=False):
-        raise NotImplementedError
+        """Forward propagation.
+
+        Parameters
+        ----------
+        A_prev : array
+            The previous layer's output (or the network input X).
+        training : bool
+            True inside ``fit``: layers such as Dropout behave differently then.
+
+        Returns
+        -------
+        A : array
+            The layer's output.
+        cache : object
+            What :meth:`backward` needs (the course's ``cache``).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement forward")
 
     def backward(self, dA, cache, need_dA_prev=True):
-        raise NotImplementedError
+        """Backward propagation from dJ/dA.
+
+        Parameters
+        ----------
+        dA : array
+            dJ/dA, the gradient of the cost with respect to this layer's output.
+        cache : object
+            What :meth:`forward` returned beside A.
+        need_dA_prev : bool
+            False for the first layer with parameters: nothing below needs dA_prev,
+            which saves a matrix product per step.
+
+        Returns
+        -------
+        dA_prev : array or None
+            dJ/dA_prev (None when ``need_dA_prev`` is False).
+        grads : dict of str to array
+            dJ/dP for each parameter P, by local name (``"W"`` -> dW, ``"b"`` -> db).
+        """
+        raise NotImplementedError(f"{type(self).__name__} does not implement backward")
+
+    def backward_from_dZ(self, dZ, cache, need_dA_prev=True):
+        """Backward propagation from dJ/dZ of the output activation's input.
+
+        The model calls it on the output layer when the loss computes dZ directly
+        (sigmoid with binary cross-entropy, softmax with categorical cross-entropy: dZ = (A - Y)/m).
+        Same arguments and return value as :meth:`backward`, with ``dZ`` in place of ``dA``.
+        """
+        raise NotImplementedError(f"{type(self).__name__} has no output activation to take dZ for")
 
     def logits(self, cache):
-        """The pre-activation Z of the layer's output activation, if it has one."""
+        """Z, the input of the layer's output activation, from ``cache``; None without one.
+
+        The loss of a fused pair computes the cost from Z, which is stable where log(A) is not.
+        """
         return None
 
+    def prepare_input(self, X, *, backend, dtype, name="X"):
+        """Move the network input onto ``backend`` and check it, when this layer comes first.
+
+        The default takes plain ``(n_x, m)`` batches; layers with other inputs (token ids,
+        sequences) override it.
+
+        Returns
+        -------
+        X : array
+            The input on the backend, in ``dtype``.
+        shape : tuple of int
+            Its per-example shape, what :meth:`build` is given.
+        """
+        X = to_backend(X, backend, dtype, name, examples=True)
+        check_X(X, None if self.input_shape is None else self.input_shape[0], name)
+        check_finite(X, name)
+        return X, (int(X.shape[0]),)
+
     def get_config(self) -> dict:
+        """The constructor arguments as JSON-able data (what :func:`xpnet.save` writes)."""
         return {}
 
     @classmethod
     def from_config(cls, config: dict) -> "Layer":
+        """The layer :meth:`get_config` describes (unbuilt)."""
         return cls(**config)
 
     def __repr__(self) -> str:
@@ -71,16 +170,22 @@ class Layer:
         return f"{type(self).__name__}({args})"
 
 
-LAYERS: dict[str, type] = {}
+_LAYERS: dict[str, type] = {}
 
 
 def register_layer(cls):
     """Make a layer class known to :func:`layer_from_config` (and so to ``xn.load``)."""
-    LAYERS[cls.__name__] = cls
+    _LAYERS[cls.__name__] = cls
     return cls
 
 
+def registered_layers() -> dict[str, type]:
+    """Class name -> class of every registered layer (a copy)."""
+    return dict(_LAYERS)
+
+
 def layer_from_config(class_name: str, config: dict) -> Layer:
-    if class_name not in LAYERS:
-        raise XpnetValueError(f"unknown layer type {class_name!r}; known: {', '.join(LAYERS)}")
-    return LAYERS[class_name].from_config(config)
+    """Build the layer ``class_name`` from what its ``get_config`` returned."""
+    if class_name not in _LAYERS:
+        raise XpnetValueError(f"unknown layer type {class_name!r}; known: {', '.join(_LAYERS)}")
+    return _LAYERS[class_name].from_config(config)

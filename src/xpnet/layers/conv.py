@@ -10,7 +10,7 @@ from .. import activations as _activations
 from .. import initializers as _initializers
 from ..errors import ShapeError, XpnetTypeError, XpnetValueError
 from .base import Layer, register_layer
-from .sequence import SequenceInput, positive_int, require_sequence_shape
+from ._time import SequenceInput, positive_int, require_sequence_shape
 
 __all__ = ["Conv1D", "conv1d_geometry"]
 

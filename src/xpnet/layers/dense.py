@@ -6,6 +6,7 @@ from dataclasses import dataclass
 
 from .. import activations as _activations
 from .. import initializers as _initializers
+from .._validation import check_positive_int
 from ..errors import XpnetTypeError, XpnetValueError
 from .base import Layer, register_layer
 
@@ -56,9 +57,7 @@ class Dense(Layer):
 
     def __init__(self, units: int, activation="linear", init=None):
         super().__init__()
-        if isinstance(units, bool) or not isinstance(units, int) or units < 1:
-            raise XpnetValueError(f"Dense units must be a positive int, got {units!r}")
-        self.units = units
+        self.units = check_positive_int(units, "Dense units")
         self.activation = _activations.get(activation)
         self.init_name = init if init is not None else _initializers.default_for(self.activation.name)
         self.init = _initializers.get(self.init_name)

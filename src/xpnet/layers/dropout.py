@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from typing import NamedTuple
 
+from .._validation import check_number
 from ..backends import backend_of
 from ..errors import XpnetValueError
 from .base import Layer, register_layer
@@ -53,9 +54,7 @@ class Dropout(Layer):
 
     def __init__(self, keep_prob: float = 0.5):
         super().__init__()
-        if isinstance(keep_prob, bool) or not isinstance(keep_prob, (int, float)) or not 0.0 < keep_prob <= 1.0:
-            raise XpnetValueError(f"Dropout keep_prob must be a float in (0, 1], got {keep_prob!r}")
-        self.keep_prob = float(keep_prob)
+        self.keep_prob = check_number(keep_prob, "Dropout keep_prob", low=0.0, high=1.0, low_open=True)
         #: Host generator of the masks (set by :meth:`build`).
         self.rng = None
         #: A host 0/1 array used as the mask instead of a random draw (None: draw).

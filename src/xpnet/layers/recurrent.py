@@ -16,6 +16,7 @@ from array_api_compat import array_namespace
 
 from .. import activations as _activations
 from .. import initializers as _initializers
+from .._validation import check_bool, check_number
 from ..errors import XpnetTypeError
 from .base import Layer, register_layer
 from .sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
@@ -43,9 +44,7 @@ class _Recurrent(SequenceInput, Layer):
     def __init__(self, units: int, return_sequences: bool = False, init="xavier"):
         super().__init__()
         self.units = positive_int(units, f"{type(self).__name__} units")
-        if not isinstance(return_sequences, bool):
-            raise XpnetTypeError(f"return_sequences must be True or False, got {return_sequences!r}")
-        self.return_sequences = return_sequences
+        self.return_sequences = check_bool(return_sequences, "return_sequences")
         self.init_name = init
         self.init = _initializers.get(init)
 
@@ -67,9 +66,7 @@ class _Recurrent(SequenceInput, Layer):
 
 
 def _number(value, name) -> float:
-    if isinstance(value, bool) or not isinstance(value, (int, float)):
-        raise XpnetTypeError(f"{name} must be a number, got {value!r}")
-    return float(value)
+    return check_number(value, name)
 
 
 class _GatedRecurrent(_Recurrent):

@@ -124,3 +124,43 @@ def test_bad_inputs_name_the_argument():
         ref.loop_gradients(params, X, Y[:, :2], acts)
     with pytest.raises(xn.XpnetTypeError, match="params must be a dict"):
         ref.per_example_forward([1], X, acts)
+
+
+def _numeric_gradients(params, X, Y, acts, loss, h=1e-6):
+    """Centred differences of the loop reference's own cost: an oracle for the oracle."""
+    out = {}
+    for name, P in params.items():
+        G = np.zeros_like(P)
+        for idx in np.ndindex(P.shape):
+            plus, minus = dict(params), dict(params)
+            plus[name], minus[name] = P.copy(), P.copy()
+            plus[name][idx] += h
+            minus[name][idx] -= h
+            J_plus = ref.loop_cost(ref.loop_forward(plus, X, acts)[0], Y, loss)
+            J_minus = ref.loop_cost(ref.loop_forward(minus, X, acts)[0], Y, loss)
+            G[idx] = (J_plus - J_minus) / (2 * h)
+        out["d" + name] = G
+    return out
+
+
+@pytest.mark.parametrize("impl", ["loop", "per_example"])
+def test_reference_does_not_share_xpnets_activation_code(impl, monkeypatch):
+    # A sigmoid hidden layer under a linear output: xpnet runs Sigmoid.backward (no fused dZ).
+    params, X, Y, _ = _problem("sigmoid", "linear", 2, seed=4)
+    acts = ["sigmoid", "sigmoid", "linear"]
+    loss = "mean_squared_error"
+    expected = _numeric_gradients(params, X, Y, acts, loss)
+    reference = ref.IMPLEMENTATIONS[impl]
+    honest = reference.gradients(params, X, Y, acts, loss)
+    for k in expected:
+        np.testing.assert_allclose(honest[k], expected[k], rtol=1e-6, atol=1e-8)
+
+    # Break xpnet's sigmoid derivative (drop the (1 - A) factor).
+    monkeypatch.setattr(xn.activations.Sigmoid, "backward", lambda self, dA, Z, A: dA * A)
+    monkeypatch.setattr(xn.activations.Sigmoid, "derivative", lambda self, Z: self.forward(Z))
+    after = reference.gradients(params, X, Y, acts, loss)
+    for k in expected:  # the reference is untouched by the bug ...
+        np.testing.assert_allclose(after[k], expected[k], rtol=1e-6, atol=1e-8)
+    broken = ref.vectorized_gradients(params, X, Y, acts, loss)
+    # ... so the parity check catches it: xpnet and the reference now disagree.
+    assert not all(np.allclose(broken[k], after[k], rtol=1e-6, atol=1e-8) for k in after)
