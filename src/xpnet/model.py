@@ -17,6 +17,7 @@ from . import optim as _optim
 from ._validation import check_example_shape, check_finite, check_verbose, check_X, check_Y, check_Y_sequence
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
+from .checkpoint import Checkpoint, prepare_resume
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
 from .layers import Layer, layer_from_config
 from .training import History, shuffle_rng, train
@@ -351,14 +352,10 @@ class Sequential:
         """
         initial_epoch, previous = 0, {}
         if resume_from is not None:
-            from .io import prepare_resume
-
-            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss)
+            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss, epochs)
             learning_rate, initial_epoch = None, self.epochs_trained
         callbacks = list(callbacks or ())
         if checkpoint_every is not None or checkpoint_path is not None:
-            from .io import Checkpoint
-
             callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
         loss = self._resolve_loss(loss)
         if optimizer is None and learning_rate is None and self.optimizer is not None:
