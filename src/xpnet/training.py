@@ -10,7 +10,6 @@ batch that is exactly the course's "cost after iteration i".
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 from . import initializers as _initializers
@@ -165,8 +164,7 @@ def train(
         try:
             # Overflow/invalid-value warnings from a diverging step are not the user's signal:
             # the non-finite check below is, and it restores the last finite parameters.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
+            with backend.quiet_float_errors():
                 for cols in batch_slices(m, batch_size, order):
                     Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
                     mb = int(Yb.shape[1])
@@ -218,9 +216,6 @@ def train(
     for cb in callbacks:
         _call(cb, "on_train_end", {})
     return history
-
-
-_FP_WARNINGS = r"(overflow|invalid value|divide by zero) encountered"
 
 
 def epoch_status(backend, epoch_cost, params: dict) -> tuple[float, bool]:
