@@ -389,7 +389,7 @@ def load_npz(path, test_size: float = 0.2, seed: int = 0, standardize: bool = Tr
         with open(path, "rb") as fh:
             # np.load guesses the format from the content, and calls anything else a pickle.
             if not zipfile.is_zipfile(fh):
-                raise XpnetValueError(f"{path!r} is not a .npz archive (a ZIP of arrays, as np.savez writes)")
+                raise XpnetValueError(f"cannot read {path!r}: not a .npz archive (a ZIP of arrays, as np.savez writes)")
             fh.seek(0)
             with np.load(fh, allow_pickle=False) as f:
                 arrays = {k: f[k] for k in f.files}
