@@ -151,15 +151,16 @@ def train(
         for cb in callbacks:
             _call(cb, "on_epoch_begin", epoch, {})
         shuffling = shuffle and batch_size is not None and batch_size < m
-        order = backend.asarray(rng.permutation(m)) if shuffling else None
-        epoch_cost = None
         # Updates build new arrays, so references (and a shallow copy of the optimiser's
         # state) are a free snapshot to roll back to.
-        before = net.parameters(), dict(optimizer.state), optimizer.iterations
+        before = net.parameters(), dict(optimizer.state), optimizer.iterations, rng.bit_generator.state
+        order = backend.asarray(rng.permutation(m)) if shuffling else None
+        epoch_cost = None
 
         def rollback():
             net._assign(before[0])
             optimizer.state, optimizer.iterations = before[1], before[2]
+            rng.bit_generator.state = before[3]
 
         try:
             # Overflow/invalid-value warnings from a diverging step are not the user's signal:
@@ -186,6 +187,9 @@ def train(
                     epoch_cost, params, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
                     net._assign(params)
                 value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
+        except KeyboardInterrupt:
+            rollback()  # Ctrl-C mid-epoch: the model is exactly the last completed epoch, resumable
+            raise
         except Exception as exc:
             if not backend.is_out_of_memory(exc):
                 raise

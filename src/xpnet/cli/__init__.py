@@ -10,6 +10,7 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
@@ -91,6 +92,8 @@ def _add_train(sub):
                    help="save OUT/checkpoint.npz every N epochs")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue from a checkpoint (--epochs is the total, as for the uninterrupted run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUT/model.npz (and OUT/checkpoint.npz); without it they are kept")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
@@ -146,12 +149,28 @@ def _train(args) -> int:
     from xpnet.data import load_dataset
     from xpnet.plot import matplotlib_missing_note, plot_learning_curve
 
-    ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed)
-    layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
-    net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
-                        seed=args.seed)
     out = args.out or _default_out()
-    os.makedirs(out, exist_ok=True)
+    created = _prepare_out(out, args)  # before any work: a trained model must have somewhere to go
+    try:
+        initial = 0
+        if args.resume:
+            initial = xn.read_header(args.resume)["epochs_trained"]
+            if initial >= args.epochs:
+                raise xn.XpnetValueError(
+                    f"nothing to train: {args.resume!r} already holds {initial} epochs and --epochs is the total "
+                    f"(as for the uninterrupted run); pass --epochs greater than {initial}"
+                )
+        ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed)
+        layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
+        net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
+                            seed=args.seed)
+    except BaseException:
+        for folder in created:  # a run that never started leaves no empty folders behind
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+        raise
     print(f"data: {ds.name}, X_train {ds.X_train.shape}, X_test {ds.X_test.shape}, {len(ds.classes) or 'no'} classes")
     print(f"network: {' -> '.join([str(ds.X_train.shape[0])] + [f'{l.units} {l.activation.name}' for l in layers])}; "
           f"{args.optimizer} lr {args.learning_rate}, batch {args.batch_size or 'full'}, {args.epochs} epochs")
@@ -160,22 +179,24 @@ def _train(args) -> int:
                 "standardizer": ds.standardizer.to_config() if ds.standardizer else None}
     optimizer = xn.optim.get(args.optimizer, args.learning_rate)
     checkpoint = os.path.join(out, "checkpoint.npz") if args.checkpoint_every else None
-    initial = 0
-    if args.resume:
-        initial = xn.read_header(args.resume).get("epochs_trained", 0)
     progress = _Progress(args.epochs, min(initial, args.epochs), args.quiet)
     start = time.perf_counter()
     try:
         hist = net.fit(ds.X_train, ds.Y_train, optimizer=optimizer, epochs=args.epochs, batch_size=args.batch_size,
                        validation_data=(ds.X_test, ds.Y_test), callbacks=[progress],
                        checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint, resume_from=args.resume)
+    except KeyboardInterrupt:
+        if progress.bar is not None:
+            progress.bar.close()
+        return _interrupted(net, os.path.join(out, "checkpoint.npz"), metadata, initial)
     finally:
         if progress.bar is not None:
             progress.bar.close()
     seconds = time.perf_counter() - start
-    model_path = xn.save(net, os.path.join(out, "model.npz"), metadata=metadata, history=hist.history)
+    model_path = _save_somewhere(net, os.path.join(out, "model.npz"), metadata, hist.history)
     train_result, test_result = net.evaluate(ds.X_train, ds.Y_train), net.evaluate(ds.X_test, ds.Y_test)
-    print(f"trained {hist.epochs} epochs in {seconds:.1f} s")
+    print(f"trained {net.epochs_trained - initial} epochs in {seconds:.1f} s"
+          + (f" (resumed at epoch {initial}, {net.epochs_trained} in all)" if args.resume else ""))
     print(_table(train_result, test_result, ds))
     print(f"saved model: {model_path}")
     try:
@@ -186,6 +207,61 @@ def _train(args) -> int:
     except ImportError:
         print(matplotlib_missing_note(), file=sys.stderr)
     return 0
+
+
+def _prepare_out(out, args) -> list:
+    """Create --out and prove it writable; refuse to replace a previous run's files.
+
+    Returns the folders it created, deepest first.
+    """
+    from xpnet.errors import XpnetValueError
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise XpnetValueError(f"--out {out!r} is an existing file; give a folder (it will hold model.npz)")
+    created, folder = [], os.path.abspath(out)
+    while not os.path.exists(folder) and folder != os.path.dirname(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
+    try:
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".xpnet-write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise XpnetValueError(f"--out {out!r} is not a writable folder ({exc.strerror or exc}); choose another") from None
+    resumed = os.path.abspath(args.resume) if args.resume else None
+    for name in ("model.npz", "checkpoint.npz"):
+        path = os.path.join(out, name)
+        if os.path.exists(path) and not args.overwrite and os.path.abspath(path) != resumed:
+            raise XpnetValueError(f"{path!r} already exists: pass --overwrite to replace it, or another --out")
+    return created
+
+
+def _save_somewhere(net, path, metadata, history) -> str:
+    """Save the trained model at ``path``, or, if that fails, in the temp folder (never lose it)."""
+    import xpnet as xn
+
+    try:
+        return xn.save(net, path, metadata=metadata, history=history)
+    except xn.XpnetError as exc:
+        fallback = os.path.join(tempfile.gettempdir(), f"xpnet-model-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.npz")
+        saved = xn.save(net, fallback, metadata=metadata, history=history)
+        print(f"xpnet train: warning: {exc}; saved the model to {saved} instead", file=sys.stderr)
+        return saved
+
+
+def _interrupted(net, path, metadata, initial) -> int:
+    """Ctrl-C: keep the last completed epoch as a resumable checkpoint; one line, exit status 130."""
+    try:
+        if net.epochs_trained > initial:
+            saved = _save_somewhere(net, path, metadata, None)
+            where = f"saved {net.epochs_trained} epochs to {saved} (continue with --resume {saved})"
+        else:
+            where = "no epoch was completed, nothing saved"
+    except BaseException as exc:  # a second Ctrl-C or a full disk: still one line
+        where = f"could not save ({type(exc).__name__}: {exc})"
+    print(f"xpnet train: interrupted; {where}", file=sys.stderr)
+    return 130
 
 
 def _table(train_result, test_result, ds) -> str:
@@ -217,14 +293,21 @@ def _predict(args) -> int:
     import xpnet as xn
     from xpnet.data import Standardizer, load_arrays
 
+    if args.output and (os.path.isdir(args.output) or args.output.endswith(("/", os.sep))):
+        raise xn.XpnetValueError(f"--output {args.output!r} is a folder; give a file name like predictions.txt")
     net = xn.load(args.model, backend=args.backend)
-    meta = xn.read_header(args.model).get("metadata", {})
+    meta = xn.read_header(args.model)["metadata"]
     X, Y, _ = load_arrays(args.data)
     if meta.get("standardizer"):
-        X = Standardizer.from_config(meta["standardizer"]).transform(X)
+        try:
+            X = Standardizer.from_config(meta["standardizer"]).transform(X)
+        except xn.XpnetError as exc:
+            raise xn.ModelFileError(f"{args.model!r}: metadata.standardizer: {exc}") from None
+    classes = meta.get("classes") or []
+    if not isinstance(classes, list) or not all(isinstance(c, (str, int, float)) for c in classes):
+        raise xn.ModelFileError(f"{args.model!r}: metadata.classes must be a list of class names, got {classes!r}")
     labels = np.asarray(net.predict(X)).reshape(-1) if net.output_activation.name in ("sigmoid", "softmax") \
         else np.asarray(net.predict(X))
-    classes = meta.get("classes") or []
     print(f"model: {args.model} ({net.backend.describe()}); data: {args.data}, {X.shape[1]} examples")
     if labels.ndim == 1:
         counts = np.bincount(labels.astype(np.int64))
@@ -237,7 +320,10 @@ def _predict(args) -> int:
         else:
             print(f"cost {result['cost']:.4f}")
     if args.output:
-        np.savetxt(args.output, labels.T if labels.ndim == 2 else labels, fmt="%d" if labels.ndim == 1 else "%.6g")
+        try:
+            np.savetxt(args.output, labels.T if labels.ndim == 2 else labels, fmt="%d" if labels.ndim == 1 else "%.6g")
+        except OSError as exc:
+            raise xn.XpnetValueError(f"cannot write --output {args.output!r}: {exc.strerror or exc}") from None
         print(f"wrote predictions: {args.output}")
     return 0
 
@@ -329,6 +415,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print(f"xpnet {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # one clear line, never a traceback, for errors the user can fix
         from xpnet.errors import XpnetError
 
