@@ -75,7 +75,10 @@ def _check_range(host: np.ndarray, dtype, name: str) -> None:
         return
     limit = float(np.finfo(np.float32).max)
     hi, lo = float(np.fmax.reduce(host, axis=None)), float(np.fmin.reduce(host, axis=None))  # NaN-skipping, no copy
-    worst = max((v for v in (hi, -lo) if np.isfinite(v)), default=0.0)
+    if np.isinf(hi) or np.isinf(lo):  # rare: look past the infinities (check_finite reports them) at the rest
+        finite = host[np.isfinite(host)]
+        hi, lo = (float(finite.max()), float(finite.min())) if finite.size else (0.0, 0.0)
+    worst = max(hi, -lo)
     if worst > limit:
         raise XpnetValueError(
             f"{name} holds finite values as large as {worst:.3g} in magnitude, beyond float32's range "
