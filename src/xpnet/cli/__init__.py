@@ -103,6 +103,7 @@ class _Progress:
 
     def __init__(self, epochs, initial, quiet):
         self.bar = None
+        self.history = {}
         self.quiet = quiet
         self.epochs = epochs
         if quiet:
@@ -114,6 +115,8 @@ class _Progress:
         self.bar = tqdm(total=epochs, initial=initial, unit="epoch", desc="training", dynamic_ncols=True)
 
     def on_epoch_end(self, epoch, logs):
+        for key, value in logs.items():  # what a Ctrl-C checkpoint keeps of this run's learning curve
+            self.history.setdefault(key, []).append(value)
         if self.bar is not None:
             self.bar.set_postfix(cost=f"{logs['cost']:.4f}", refresh=False)
             self.bar.update(1)
@@ -188,7 +191,10 @@ def _train(args) -> int:
     except KeyboardInterrupt:
         if progress.bar is not None:
             progress.bar.close()
-        return _interrupted(net, os.path.join(out, "checkpoint.npz"), metadata, initial)
+        history = xn.read_header(args.resume)["history"] if args.resume else {}
+        for key, values in progress.history.items():
+            history[key] = history.get(key, []) + values
+        return _interrupted(net, os.path.join(out, "checkpoint.npz"), metadata, initial, history)
     finally:
         if progress.bar is not None:
             progress.bar.close()
@@ -250,11 +256,11 @@ def _save_somewhere(net, path, metadata, history) -> str:
         return saved
 
 
-def _interrupted(net, path, metadata, initial) -> int:
+def _interrupted(net, path, metadata, initial, history) -> int:
     """Ctrl-C: keep the last completed epoch as a resumable checkpoint; one line, exit status 130."""
     try:
         if net.epochs_trained > initial:
-            saved = _save_somewhere(net, path, metadata, None)
+            saved = _save_somewhere(net, path, metadata, history)
             where = f"saved {net.epochs_trained} epochs to {saved} (continue with --resume {saved})"
         else:
             where = "no epoch was completed, nothing saved"
