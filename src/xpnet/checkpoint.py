@@ -7,8 +7,9 @@ models from files on top of it; ``Sequential.fit`` uses :class:`Checkpoint` and
 :func:`prepare_resume`.
 
 Before anything is built from a file, :func:`expected_shapes` builds its architecture's
-layers on the host under an element budget set by the arrays the file really holds, so a
-small file that declares huge layers fails before it can allocate them.
+layers on the host under an element budget set by the arrays the file really holds
+(:class:`~xpnet.io.BuildBudget`), so a small file that declares huge layers fails before
+it can allocate them.
 """
 
 from __future__ import annotations
@@ -21,7 +22,7 @@ from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
 from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
-from .io import FORMAT, FORMAT_VERSION, TrainingState, read_state, write_state
+from .io import FORMAT, FORMAT_VERSION, BuildBudget, TrainingState, read_state, write_state
 from .layers import layer_from_config
 
 __all__ = ["Checkpoint", "prepare_resume", "state_of", "restore", "expected_shapes", "save_state"]
@@ -55,7 +56,7 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
         "optimizer": optimizer,
         "epochs_trained": int(net.epochs_trained),
         "shuffle_rng": net._shuffle_rng.bit_generator.state,
-        "history": history or {},
+        "history": {k: [_finite_or_none(v) for v in values] for k, values in (history or {}).items()},
         "metadata": metadata or {},
         "parameters": sorted(net.parameters()),
     }
@@ -68,6 +69,13 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
     return header, arrays
 
 
+def _finite_or_none(value):
+    # An infinite validation cost is a fact about one epoch, not a reason to lose the checkpoint.
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value
+
+
 def save_state(net, path, metadata=None, history=None) -> str:
     header, arrays = state_of(net, history, metadata)
     return write_state(path, header, arrays)
@@ -78,80 +86,23 @@ def _fail(path, field, why) -> ModelFileError:
     return ModelFileError(f"{path!r}: {field}: {why}")
 
 
-class _Budget:
-    """Counts host elements drawn or moved while an architecture from a file is checked."""
-
-    def __init__(self, elements: int, path: str):
-        self.left, self.path = elements, path
-
-    def charge(self, n: int, what: str) -> None:
-        self.left -= n
-        if self.left < 0:
-            raise _fail(self.path, "config", f"the architecture needs more values ({what}) than the file stores")
-
-
-class _BudgetRng:
-    """A host Generator whose draws are charged to a budget before they allocate."""
-
-    def __init__(self, rng, budget: _Budget):
-        self._rng, self._budget = rng, budget
-
-    def __getattr__(self, name):
-        attr = getattr(self._rng, name)
-        if not callable(attr) or name == "spawn":
-            return attr
-
-        def draw(*args, **kwargs):
-            size = kwargs.get("size")
-            if size is None:
-                size = next((a for a in args if isinstance(a, (tuple, list))), None)
-            if size is None and args and isinstance(args[0], int) and name in ("standard_normal", "random"):
-                size = args[0]
-            if size is not None:
-                self._budget.charge(math.prod(size) if isinstance(size, (tuple, list)) else int(size), name)
-            return attr(*args, **kwargs)
-
-        return draw
-
-
-class _BudgetBackend:
-    """The host backend, with every array it creates charged to a budget first."""
-
-    def __init__(self, backend, budget: _Budget):
-        self._backend, self._budget = backend, budget
-
-    def __getattr__(self, name):
-        return getattr(self._backend, name)
-
-    def asarray(self, host_array, dtype=None):
-        n = getattr(host_array, "size", None)
-        if n is None and isinstance(host_array, (list, tuple)):
-            n = len(host_array) * (len(host_array[0]) if host_array and isinstance(host_array[0], (list, tuple)) else 1)
-        self._budget.charge(int(n or 1), "asarray")
-        return self._backend.asarray(host_array, dtype)
-
-
 def expected_shapes(config: dict, stored_elements: int, path: str) -> dict:
     """Parameter name -> shape for the architecture ``config``, built on the host within a budget.
 
     The budget is what the file stores (plus a little); a header declaring layers larger
     than its arrays fails here, before the real model allocates anything.
     """
-    from .backends import get_backend
-
-    budget = _Budget(2 * stored_elements + _BUILD_SLACK, path)
+    budget = BuildBudget(2 * stored_elements + _BUILD_SLACK, path)
     size = config["input_size"]
     shape = (size,) if isinstance(size, int) else tuple(size)
     if any(n is not None and n > budget.left for n in shape):
         raise _fail(path, "config.input_size", f"{size} is larger than anything the file stores")
-    rng = _BudgetRng(_initializers.host_rng(0), budget)
-    host = _BudgetBackend(get_backend("numpy"), budget)
     shapes, index = {}, 0
     for i, spec in enumerate(config["layers"]):
         field = f"config.layers[{i}] ({spec['class_name']})"
         try:
             layer = layer_from_config(spec["class_name"], spec["config"])
-            shape = layer.build(shape, backend=host, dtype=config["dtype"], rng=rng)
+            shape = layer.build(shape, backend=budget.backend, dtype=config["dtype"], rng=budget.rng)
         except ModelFileError:
             raise
         except Exception as exc:  # a layer's own checks, or a TypeError from an unknown keyword

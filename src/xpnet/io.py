@@ -36,18 +36,14 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from ._schema import DTYPES, FORMAT, FORMAT_VERSION, LIMITS, OPTIMIZERS, check_header, is_int
 from .errors import ModelFileError, XpnetValueError
 
-__all__ = ["TrainingState", "write_state", "read_state", "read_header", "FORMAT", "FORMAT_VERSION", "LIMITS"]
+__all__ = ["TrainingState", "write_state", "read_state", "read_header", "BuildBudget", "FORMAT", "FORMAT_VERSION",
+           "LIMITS"]
 
-FORMAT = "xpnet-model"
-FORMAT_VERSION = 1
 HEADER = "__xpnet__"
-#: Each optimiser's state arrays, by prefix: ``v_W1`` (velocity / first moment), ``s_W1`` (second moment).
-OPTIMIZERS = {"GradientDescent": (), "Momentum": ("v",), "RMSprop": ("s",), "Adam": ("v", "s")}
-#: Bounds a file must respect before anything is built from it (far above any real model).
-LIMITS = {"header_bytes": 64 * 2**20, "layers": 10_000, "members": 100_000}
-_DTYPES = {"float32": np.dtype("<f4"), "float64": np.dtype("<f8")}
+_DTYPES = {name: np.dtype(code) for name, code in DTYPES.items()}
 _STARTED = time.time()  # temp files older than this process cannot be one of its saves in progress
 try:
     import fcntl
@@ -362,10 +358,10 @@ def _parse_header(raw, path) -> dict:
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{path!r} is not an xpnet model file (format {header.get('format')!r})")
     version = header.get("version")
-    if not _is_int(version) or not 1 <= version <= FORMAT_VERSION:
+    if not is_int(version) or not 1 <= version <= FORMAT_VERSION:
         raise ModelFileError(
             f"{path!r} has format version {version!r}; this xpnet reads versions 1 to {FORMAT_VERSION}"
-            + (": upgrade xpnet" if _is_int(version) and version > FORMAT_VERSION else "")
+            + (": upgrade xpnet" if is_int(version) and version > FORMAT_VERSION else "")
         )
     return header
 
@@ -374,70 +370,58 @@ def _no_constant(name):
     raise ValueError(f"{name} is not a number a model file may hold")
 
 
-# -- the header's schema ---------------------------------------------------------------------------
-def _is_int(v) -> bool:
-    return isinstance(v, int) and not isinstance(v, bool)
+# -- building an architecture from a file, bounded -------------------------------------------------
+class BuildBudget:
+    """Host elements an architecture from a file may create while its shapes are worked out.
+
+    :attr:`rng` and :attr:`backend` stand in for the generator and backend a layer's ``build``
+    receives: every draw and every array is charged before it exists, draws are zero-stride
+    zeros (free: only shapes matter here) and arrays stay on the host, uncopied.
+    """
+
+    def __init__(self, elements: int, path: str):
+        self.left, self.path = elements, path
+        self.rng, self.backend = _BudgetRng(self), _BudgetBackend(self)
+
+    def charge(self, n: int, what: str) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ModelFileError(f"{self.path!r}: config: the architecture needs more values ({what}) "
+                                 "than the file stores")
 
 
-def _is_number(v) -> bool:
-    return isinstance(v, (int, float)) and not isinstance(v, bool) and math.isfinite(v)
+class _BudgetRng:
+    def __init__(self, budget):
+        self._budget = budget
+
+    def spawn(self, n):
+        return np.random.default_rng(0).spawn(n)
+
+    def __getattr__(self, name):
+        def draw(*args, size=None, **kwargs):
+            if size is None:
+                size = next((a for a in args if isinstance(a, (tuple, list))), None)
+            if size is None and args and is_int(args[0]) and name in ("standard_normal", "random"):
+                size = args[0]
+            shape = () if size is None else (size,) if is_int(size) else tuple(size)
+            self._budget.charge(math.prod(shape), name)
+            return np.broadcast_to(np.float64(0.0), shape)
+
+        return draw
 
 
-def _need(ok: bool, path, field_name, why):
-    if not ok:
-        raise _fail(path, field_name, why)
+class _BudgetBackend:
+    def __init__(self, budget):
+        self._budget = budget
 
+    def __getattr__(self, name):
+        from .backends import get_backend
 
-def check_header(h: dict, path: str = "<header>") -> None:
-    """Check every field's type and range; raise ModelFileError naming the first bad one."""
-    _need(isinstance(h.get("digest"), str) and re.fullmatch(r"[0-9a-f]{64}", h["digest"]) is not None,
-          path, "digest", "missing or not a SHA-256 hex string")
-    config = h.get("config")
-    _need(isinstance(config, dict), path, "config", "missing or not an object")
-    size = config.get("input_size")
-    sizes = [size] if _is_int(size) else size
-    _need(isinstance(sizes, list) and 0 < len(sizes) <= 8 and all(s is None or (_is_int(s) and s >= 1) for s in sizes)
-          and sizes[0] is not None, path, "config.input_size", f"must be a positive int or list of them, got {size!r}")
-    _need(config.get("dtype") in _DTYPES, path, "config.dtype", f"must be one of {list(_DTYPES)}")
-    _need(_is_int(config.get("seed")) and 0 <= config["seed"] < 2**128, path, "config.seed", "must be an int >= 0")
-    layers = config.get("layers")
-    _need(isinstance(layers, list) and 1 <= len(layers) <= LIMITS["layers"], path, "config.layers",
-          f"must be a list of 1 to {LIMITS['layers']} layers")
-    for i, spec in enumerate(layers):
-        _need(isinstance(spec, dict) and isinstance(spec.get("class_name"), str)
-              and isinstance(spec.get("config"), dict), path, f"config.layers[{i}]",
-              "must be an object with a class_name (str) and a config (object)")
-    _need(h.get("loss") is None or isinstance(h["loss"], str), path, "loss", "must be a loss name or null")
-    _check_optimizer(h.get("optimizer"), path)
-    _need(_is_int(h.get("epochs_trained")) and h["epochs_trained"] >= 0, path, "epochs_trained",
-          f"must be an int >= 0, got {h.get('epochs_trained')!r}")
-    _need(h.get("shuffle_rng") is None or isinstance(h["shuffle_rng"], dict), path, "shuffle_rng",
-          "must be a generator state (object) or null")
-    history = h.get("history")
-    _need(isinstance(history, dict), path, "history", "must be an object of per-epoch lists")
-    for key, values in history.items():
-        _need(isinstance(values, list) and all(v is None or _is_number(v) for v in values), path,
-              f"history.{key}", "must be a list of numbers (or null)")
-    _need(isinstance(h.get("metadata"), dict), path, "metadata", "must be an object")
-    names = h.get("parameters")
-    _need(isinstance(names, list) and all(isinstance(n, str) and _NAME.fullmatch(n) for n in names)
-          and len(set(names)) == len(names), path, "parameters", "must be a list of distinct parameter names")
+        return getattr(get_backend("numpy"), name)
 
-
-_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_]{0,63}")
-
-
-def _check_optimizer(spec, path) -> None:
-    if spec is None:
-        return
-    _need(isinstance(spec, dict), path, "optimizer", "must be an object or null")
-    _need(spec.get("class_name") in OPTIMIZERS, path, "optimizer.class_name",
-          f"unknown optimizer {spec.get('class_name')!r}; known: {', '.join(OPTIMIZERS)}")
-    config = spec.get("config")
-    _need(isinstance(config, dict) and all(isinstance(k, str) and _is_number(v) for k, v in config.items()),
-          path, "optimizer.config", "must be an object of numeric hyperparameters")
-    _need(_is_int(spec.get("iterations")) and spec["iterations"] >= 0, path, "optimizer.iterations",
-          f"must be an int >= 0, got {spec.get('iterations')!r}")
-    state = spec.get("state")
-    _need(isinstance(state, list) and all(isinstance(k, str) and _NAME.fullmatch(k) for k in state)
-          and len(set(state)) == len(state), path, "optimizer.state", "must be a list of distinct state names")
+    def asarray(self, host_array, dtype=None):
+        n = getattr(host_array, "size", None)
+        if n is None and isinstance(host_array, (list, tuple)):
+            n = len(host_array) * (len(host_array[0]) if host_array and isinstance(host_array[0], (list, tuple)) else 1)
+        self._budget.charge(int(n or 1), "asarray")
+        return np.asarray(host_array)
