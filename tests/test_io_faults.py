@@ -38,12 +38,14 @@ def _net(seed=3, backend="numpy", dtype="float32"):
     ("{tmp}/sub/", "it is a folder"),
     ("{tmp}/" + "n" * 300 + ".npz", "cannot save to"),
     ("{tmp}/missing/m.npz", "does not exist"),
+    ("{tmp}/sub/f.txt/m.npz", "is a file, not a folder"),
 ])
 def test_bad_save_targets_are_clear_errors(tmp_path, target, match):
     (tmp_path / "sub").mkdir()
+    (tmp_path / "sub" / "f.txt").write_text("x")
     with pytest.raises(xn.XpnetValueError, match=match):
         xn.save(_net(), target.format(tmp=tmp_path))
-    assert sorted(os.listdir(tmp_path)) == ["sub"]  # nothing half-written
+    assert sorted(os.listdir(tmp_path)) == ["sub"] and os.listdir(tmp_path / "sub") == ["f.txt"]  # nothing written
 
 
 def test_a_read_only_folder_is_a_clear_error(tmp_path):

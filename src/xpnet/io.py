@@ -95,7 +95,8 @@ def _check_target(path) -> tuple[str, str]:
         raise _bad_target(path, "it is a folder; give a file name inside it, like 'model.npz'")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise _bad_target(path, f"the directory {directory!r} does not exist")
+        what = "is a file, not a folder" if os.path.exists(directory) else "does not exist"
+        raise _bad_target(path, f"the directory {directory!r} {what}")
     return path, directory
 
 
