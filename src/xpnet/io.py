@@ -269,6 +269,9 @@ def _read_archive(zf: zipfile.ZipFile, path: str, size: int) -> TrainingState:
     if header_member not in by_name:
         raise ModelFileError(f"{path!r} is a .npz archive but not an xpnet model (no {HEADER!r} entry)")
     raw = _read_member(zf, by_name[header_member], path, HEADER, np.dtype("u1"), LIMITS["header_bytes"])
+    if raw.tobytes().count(b'"class_name"') > 2 * LIMITS["layers"] + 1:
+        # Refused before parsing: a header of 200,000 layers would cost ~10x its size as Python objects.
+        raise _fail(path, "config.layers", f"must be a list of 1 to {LIMITS['layers']} layers (the header names more)")
     header = _parse_header(raw, path)
     check_header(header, path)
     expected = {f"param/{k}.npy": k for k in header["parameters"]}
