@@ -45,7 +45,7 @@ def _same_state(a, b):
     for k in a.optimizer.state:
         assert np.array_equal(xn.to_numpy(a.optimizer.state[k]), xn.to_numpy(b.optimizer.state[k]))
     assert a.epochs_trained == b.epochs_trained
-    assert a._shuffle_rng.bit_generator.state == b._shuffle_rng.bit_generator.state
+    assert a.shuffle_rng.bit_generator.state == b.shuffle_rng.bit_generator.state
     assert a.loss.name == b.loss.name and a.dtype == b.dtype
 
 

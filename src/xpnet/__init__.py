@@ -32,7 +32,8 @@ from .errors import (
     XpnetTypeError,
     XpnetValueError,
 )
-from .io import load, read_header, save
+from .io import read_header
+from .saving import load, save
 from .callbacks import Callback, EarlyStopping, InverseTimeDecay, LambdaCallback, StepDecay
 from .layers import (
     GRU,

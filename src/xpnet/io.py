@@ -1,51 +1,73 @@
-"""Save and load models and training checkpoints, safely.
+"""The model file format: a training state on disk, written atomically, read defensively.
 
-File format: a NumPy ``.npz`` archive (read with ``allow_pickle=False``; never pickle)
+A file is a ZIP archive of uncompressed ``.npy`` members (what :func:`numpy.savez` writes)
 holding
 
 * ``__xpnet__``: a JSON header (UTF-8 bytes as uint8): the format name and version, the
-  architecture (``net.get_config()``), the loss, the optimiser (class, config, step count),
-  ``epochs_trained``, the mini-batch shuffle generator's state, the per-epoch history, the
-  caller's ``metadata`` and a SHA-256 digest of everything else;
-* ``param/W1``, ``param/b1``, ...: the parameters, on the host, in the model's dtype;
+  architecture (``config``), the loss, the optimiser (class, config, step count, names of its
+  state arrays), ``epochs_trained``, the mini-batch shuffle generator's state, the per-epoch
+  history, the caller's ``metadata``, the parameter names and a SHA-256 digest of the header
+  and of every array;
+* ``param/W1``, ``param/b1``, ...: the parameters, in the model's dtype;
 * ``opt/v_W1``, ...: the optimiser's state arrays (Momentum, RMSprop and Adam moments).
 
-Saves are atomic: the archive is written to a temporary file in the same directory,
-flushed to disk (fsync) and renamed over the target with ``os.replace``, so a crash or a
-kill mid-save leaves the previous file intact. Every way a file can be unusable (missing,
-truncated, corrupted, edited, another kind of ``.npz``, a newer format) raises
-:class:`~xpnet.errors.ModelFileError`. The digest detects accidental damage and edits made
-without updating it; it is not a signature against a deliberate forger.
-
-Resuming (``fit(..., resume_from=PATH)``) restores parameters, optimiser state,
-``epochs_trained`` and the shuffle generator, then continues at epoch ``epochs_trained``:
-``epochs`` is the TOTAL number of epochs (as Keras's ``initial_epoch``), so the resumed run
-ends with exactly the parameters of an uninterrupted run of ``epochs`` epochs.
+This module knows a :class:`TrainingState` (header + arrays), not a model: ``saving.py``
+turns models into states and states into models. Reading validates before it allocates:
+the ZIP directory is checked first (members known, uncompressed, inside the file), then the
+header's size, then its schema, then every array's ``.npy`` header (dtype, shape against the
+member's size), and only then is any array read. Every failure is a
+:class:`~xpnet.errors.ModelFileError` that names the file and the field. Nothing is ever
+unpickled. The digest detects damage and edits made without updating it; it is not a
+signature against a deliberate forger (anyone can recompute it).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import math
 import os
-import tempfile
+import re
+import secrets
+import stat
+import time
+import zipfile
+from dataclasses import dataclass, field
 
 import numpy as np
 
-from . import losses as _losses
-from . import optim as _optim
-from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
+from ._schema import DTYPES, FORMAT, FORMAT_VERSION, LIMITS, OPTIMIZERS, check_header, is_int
+from .errors import ModelFileError, XpnetValueError
 
-__all__ = ["save", "load", "read_header", "Checkpoint", "FORMAT", "FORMAT_VERSION"]
+__all__ = ["TrainingState", "write_state", "read_state", "read_header", "BuildBudget", "FORMAT", "FORMAT_VERSION",
+           "LIMITS"]
 
-FORMAT = "xpnet-model"
-FORMAT_VERSION = 1
-_HEADER = "__xpnet__"
-_OPTIMIZERS = {cls.__name__: cls for cls in (_optim.GradientDescent, _optim.Momentum, _optim.RMSprop, _optim.Adam)}
+HEADER = "__xpnet__"
+_DTYPES = {name: np.dtype(code) for name, code in DTYPES.items()}
+_STARTED = time.time()  # temp files older than this process cannot be one of its saves in progress
+try:
+    import fcntl
+except ImportError:  # pragma: no cover - Windows: no advisory locks, stale files are left alone
+    fcntl = None
 
 
-# -- writing ---------------------------------------------------------------------------------------
-def _digest(header: dict, arrays: dict) -> str:
+@dataclass
+class TrainingState:
+    """Everything a file holds: the JSON ``header`` and the arrays, by member name."""
+
+    header: dict
+    params: dict = field(default_factory=dict)  # "W1" -> ndarray
+    opt_state: dict = field(default_factory=dict)  # "v_W1" -> ndarray
+    path: str = ""
+
+    def arrays(self) -> dict:
+        out = {f"param/{k}": v for k, v in self.params.items()}
+        out.update({f"opt/{k}": v for k, v in self.opt_state.items()})
+        return out
+
+
+def digest(header: dict, arrays: dict) -> str:
+    """SHA-256 over the header (without its digest) and every array's name, dtype, shape, bytes."""
     h = hashlib.sha256()
     h.update(json.dumps(header, sort_keys=True).encode())
     for name in sorted(arrays):
@@ -55,93 +77,121 @@ def _digest(header: dict, arrays: dict) -> str:
     return h.hexdigest()
 
 
-def _state(net, history=None, metadata=None):
-    """The header (without digest) and the arrays that describe ``net`` completely."""
-    from .model import Sequential
-
-    if not isinstance(net, Sequential):
-        raise XpnetTypeError(f"save needs an xpnet Sequential, got {type(net).__name__}")
-    net._require_built()
-    arrays = {f"param/{k}": net.backend.to_numpy(v) for k, v in net.parameters().items()}
-    optimizer = None
-    if net.optimizer is not None:
-        opt = net.optimizer
-        if type(opt).__name__ not in _OPTIMIZERS:
-            raise XpnetTypeError(f"cannot save the optimizer {type(opt).__name__}: only {', '.join(_OPTIMIZERS)}")
-        optimizer = {"class_name": type(opt).__name__, "config": opt.get_config(), "iterations": opt.iterations,
-                     "state": sorted(opt.state)}
-        arrays.update({f"opt/{k}": net.backend.to_numpy(v) for k, v in opt.state.items()})
-    if metadata is not None:
-        try:
-            json.dumps(metadata)
-        except (TypeError, ValueError) as exc:
-            raise XpnetTypeError(f"metadata must be JSON-serialisable (dicts, lists, str, numbers): {exc}") from None
-    header = {
-        "format": FORMAT,
-        "version": FORMAT_VERSION,
-        "config": net.get_config(),
-        "loss": None if net.loss is None else net.loss.name,
-        "optimizer": optimizer,
-        "epochs_trained": int(net.epochs_trained),
-        "shuffle_rng": net._shuffle_rng.bit_generator.state,
-        "history": history or {},
-        "metadata": metadata or {},
-        "parameters": sorted(net.parameters()),
-    }
-    return header, arrays
+# -- writing ---------------------------------------------------------------------------------------
+def _bad_target(path: str, why: str) -> XpnetValueError:
+    return XpnetValueError(f"cannot save to {path!r}: {why}")
 
 
-def save(net, path, metadata=None, *, history=None) -> str:
-    """Write ``net`` to ``path`` (an ``.npz`` archive), atomically.
-
-    Parameters
-    ----------
-    net : Sequential
-        A built model; its optimiser state, loss, ``epochs_trained`` and shuffle
-        generator are saved with it, so training can resume exactly.
-    path : str or PathLike
-        The file to write (conventionally ``*.npz``); its directory must exist. A previous
-        file at ``path`` is replaced only once the new one is completely on disk.
-    metadata : dict, optional
-        JSON-serialisable extras stored beside the model (``xn.read_header(path)["metadata"]``).
-    history : dict, optional
-        Per-epoch metrics to store (what checkpoints use to keep the learning curve).
-
-    Returns
-    -------
-    str
-        The path written.
-
-    Examples
-    --------
-    >>> import os, tempfile, xpnet as xn
-    >>> net = xn.Sequential([xn.Dense(1, activation="sigmoid")], input_size=3, seed=0, backend="numpy")
-    >>> path = xn.save(net, os.path.join(tempfile.mkdtemp(), "model.npz"))
-    >>> xn.load(path).parameters()["W1"].shape
-    (1, 3)
-    """
+def _check_target(path) -> tuple[str, str]:
+    if not isinstance(path, (str, os.PathLike)):
+        raise XpnetValueError(f"the path to save to must be a str or PathLike, got {type(path).__name__}")
     path = os.fspath(path)
-    header, arrays = _state(net, history, metadata)
-    header["digest"] = _digest(header, arrays)
-    arrays[_HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    if not isinstance(path, str):
+        path = os.fsdecode(path)
+    if not path:
+        raise _bad_target(path, "the path is empty; give a file name like 'model.npz'")
+    base = os.path.basename(path)
+    if base in ("", ".", "..") or os.path.isdir(path):
+        raise _bad_target(path, "it is a folder; give a file name inside it, like 'model.npz'")
     directory = os.path.dirname(os.path.abspath(path))
     if not os.path.isdir(directory):
-        raise XpnetValueError(f"cannot save to {path!r}: the directory {directory!r} does not exist")
-    fd, tmp = tempfile.mkstemp(prefix="." + os.path.basename(path) + ".", suffix=".tmp", dir=directory)
+        what = "is a file, not a folder" if os.path.exists(directory) else "does not exist"
+        raise _bad_target(path, f"the directory {directory!r} {what}")
+    return path, directory
+
+
+def write_state(path, header: dict, arrays: dict) -> str:
+    """Write ``header`` (its digest added) and ``arrays`` to ``path``, atomically.
+
+    The archive goes to a temporary file in the same folder (created with the process's
+    umask, locked while it is written), is flushed to disk and renamed over ``path``; an
+    existing file keeps its permission bits. Temporary files left by killed saves of the
+    same name are removed. Path problems raise :class:`~xpnet.errors.XpnetValueError`.
+    """
+    path, directory = _check_target(path)
+    header = dict(header, digest=digest(header, arrays))
+    members = dict(arrays)
+    members[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)
+    base = os.path.basename(path)
+    _remove_stale(directory, base)
+    try:
+        mode = stat.S_IMODE(os.stat(path).st_mode) if os.path.exists(path) else None
+        fd, tmp = _create_temp(directory, base)
+    except OSError as exc:
+        raise _bad_target(path, _why(exc, directory)) from None
     try:
         with os.fdopen(fd, "wb") as f:
-            np.savez(f, **arrays)
+            _lock(f.fileno())
+            np.savez(f, **members)
             f.flush()
             os.fsync(f.fileno())
-        os.replace(tmp, path)
-    except BaseException:
+            if mode is not None:
+                os.chmod(tmp, mode)
+            os.replace(tmp, path)  # under the lock: a cleaner never takes a file being written
+    except BaseException as exc:
         try:
             os.unlink(tmp)
         except OSError:
             pass
+        if isinstance(exc, OSError):
+            raise _bad_target(path, _why(exc, directory)) from None
         raise
     _fsync_dir(directory)
     return path
+
+
+def _why(exc: OSError, directory: str) -> str:
+    if isinstance(exc, PermissionError):
+        return f"no permission to write in {directory!r}; choose a writable folder"
+    return f"{exc.strerror or exc} (errno {exc.errno})"
+
+
+def _temp_prefix(base: str) -> str:
+    # A long final name must still leave room for the temporary name (255 bytes on most systems).
+    return "." + base[:120] + "."
+
+
+def _create_temp(directory: str, base: str):
+    for _ in range(100):
+        tmp = os.path.join(directory, _temp_prefix(base) + secrets.token_hex(6) + ".tmp")
+        try:
+            # 0o666 through the umask, as open() would create the file: saves respect the umask.
+            return os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL | getattr(os, "O_BINARY", 0), 0o666), tmp
+        except FileExistsError:
+            continue
+    raise FileExistsError(f"no free temporary name in {directory!r}")
+
+
+def _lock(fd) -> None:
+    if fcntl is not None:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+
+
+def _remove_stale(directory: str, base: str) -> None:
+    """Delete temporary files of killed saves to this name: older than this process and unlocked."""
+    if fcntl is None:
+        return
+    pattern = re.compile(re.escape(_temp_prefix(base)) + r"[A-Za-z0-9_]{6,32}\.tmp")
+    try:
+        names = [n for n in os.listdir(directory) if pattern.fullmatch(n)]
+    except OSError:
+        return
+    for name in names:
+        tmp = os.path.join(directory, name)
+        try:
+            fd = os.open(tmp, os.O_RDONLY | getattr(os, "O_NOFOLLOW", 0))
+        except OSError:
+            continue
+        try:
+            info = os.fstat(fd)
+            if not stat.S_ISREG(info.st_mode) or info.st_mtime >= _STARTED:
+                continue
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)  # raises while a writer holds it
+            os.unlink(tmp)
+        except OSError:
+            continue
+        finally:
+            os.close(fd)
 
 
 def _fsync_dir(directory):
@@ -159,197 +209,223 @@ def _fsync_dir(directory):
 
 
 # -- reading ---------------------------------------------------------------------------------------
-def _read(path):
-    """(header, arrays) from a file, every failure as ModelFileError."""
+def read_header(path) -> dict:
+    """The checked JSON header of a saved model (architecture, optimiser, epochs, metadata).
+
+    The whole file is validated (schema, array shapes, digest), as by ``xn.load``.
+    """
+    return read_state(path).header
+
+
+def read_state(path) -> TrainingState:
+    """The validated :class:`TrainingState` in ``path``; any problem is a ModelFileError."""
+    if not isinstance(path, (str, os.PathLike)):
+        raise ModelFileError(f"a model file path must be a str or PathLike, got {type(path).__name__}")
     path = os.fspath(path)
-    if not os.path.isfile(path):
+    if not os.path.exists(path):
         raise ModelFileError(f"model file {path!r} does not exist")
+    if not os.path.isfile(path):
+        raise ModelFileError(f"model file {path!r} is not a file (a folder?)")
     try:
-        # Our own file handle: np.load leaks its handle when it refuses a damaged file.
         with open(path, "rb") as fh:
-            f = np.load(fh, allow_pickle=False)
-            if not isinstance(f, np.lib.npyio.NpzFile):
+            if fh.read(6) == b"\x93NUMPY":
                 raise ModelFileError(f"{path!r} is a single .npy array, not an xpnet model (.npz)")
-            with f:
-                arrays = {k: f[k] for k in f.files}  # reading every member checks its CRC
+            fh.seek(0)
+            if not zipfile.is_zipfile(fh):
+                raise ModelFileError(
+                    f"{path!r} is not a readable xpnet model file: not a ZIP (.npz) archive "
+                    "(a CSV or another kind of file, or truncated?)"
+                )
+            fh.seek(0)
+            size = os.fstat(fh.fileno()).st_size
+            with zipfile.ZipFile(fh) as zf:
+                return _read_archive(zf, path, size)
     except ModelFileError:
         raise
     except Exception as exc:  # zipfile, struct, numpy's header parser...: every one means a damaged file
-        if isinstance(exc, FileNotFoundError):
-            raise ModelFileError(f"model file {path!r} does not exist") from None
         raise ModelFileError(f"{path!r} is not a readable xpnet model file (truncated or corrupted?): {exc}") from None
-    if _HEADER not in arrays:
-        raise ModelFileError(f"{path!r} is a .npz archive but not an xpnet model (no {_HEADER!r} entry)")
-    raw = arrays.pop(_HEADER)
+
+
+def _fail(path, field_name, why) -> ModelFileError:
+    return ModelFileError(f"{path!r}: {field_name}: {why}")
+
+
+def _read_archive(zf: zipfile.ZipFile, path: str, size: int) -> TrainingState:
+    infos = zf.infolist()
+    if len(infos) > LIMITS["members"]:
+        raise _fail(path, "archive", f"{len(infos)} members (at most {LIMITS['members']})")
+    by_name = {}
+    for info in infos:
+        name = info.filename
+        if name in by_name:
+            raise _fail(path, name, "appears twice in the archive")
+        if info.compress_type != zipfile.ZIP_STORED or info.file_size != info.compress_size:
+            raise _fail(path, name, "is compressed; xpnet writes members uncompressed (a compressed one could "
+                                    "expand far beyond the file's size)")
+        if info.header_offset + info.file_size > size:
+            raise _fail(path, name, "declares more bytes than the file holds (truncated?)")
+        by_name[name] = info
+    header_member = HEADER + ".npy"
+    if header_member not in by_name:
+        raise ModelFileError(f"{path!r} is a .npz archive but not an xpnet model (no {HEADER!r} entry)")
+    raw = _read_member(zf, by_name[header_member], path, HEADER, np.dtype("u1"), LIMITS["header_bytes"])
+    if raw.tobytes().count(b'"class_name"') > 2 * LIMITS["layers"] + 1:
+        # Refused before parsing: a header of 200,000 layers would cost ~10x its size as Python objects.
+        raise _fail(path, "config.layers", f"must be a list of 1 to {LIMITS['layers']} layers (the header names more)")
+    header = _parse_header(raw, path)
+    check_header(header, path)
+    expected = {f"param/{k}.npy": k for k in header["parameters"]}
+    opt = header["optimizer"]
+    expected_opt = {f"opt/{k}.npy": k for k in (opt["state"] if opt else [])}
+    unknown = sorted(set(by_name) - set(expected) - set(expected_opt) - {header_member})
+    if unknown:
+        raise _fail(path, unknown[0], "is not declared by the header (parameters, optimizer.state)")
+    missing = sorted((set(expected) | set(expected_opt)) - set(by_name))
+    if missing:
+        raise _fail(path, missing[0][:-4], "is declared by the header but missing from the archive")
+    dtype = _DTYPES[header["config"]["dtype"]]
+    shapes = {}
+    for member, name in {**expected, **expected_opt}.items():
+        shapes[member] = _npy_shape(zf, by_name[member], path, member[:-4], dtype)
+    param_shapes = {expected[m]: s for m, s in shapes.items() if m in expected}
+    for member, key in expected_opt.items():
+        target = key.split("_", 1)[1] if "_" in key else None
+        if target not in param_shapes:
+            raise _fail(path, f"opt/{key}", f"names no parameter (expected v_<name> or s_<name> of {list(param_shapes)})")
+        if shapes[member] != param_shapes[target]:
+            raise _fail(path, f"opt/{key}", f"has shape {shapes[member]} but {target} has {param_shapes[target]}")
+    if opt and opt["state"]:
+        full = {f"{p}_{name}" for p in OPTIMIZERS[opt["class_name"]] for name in param_shapes}
+        if set(opt["state"]) != full:
+            raise _fail(path, "optimizer.state", f"{opt['class_name']} keeps exactly {sorted(full)}, "
+                                                 f"the file lists {opt['state']}")
+        if opt["iterations"] < 1:
+            raise _fail(path, "optimizer.iterations", "must be >= 1 when the optimizer has state")
+    params = {name: _read_member(zf, by_name[m], path, m[:-4], dtype) for m, name in expected.items()}
+    opt_state = {name: _read_member(zf, by_name[m], path, m[:-4], dtype) for m, name in expected_opt.items()}
+    state = TrainingState(header, params, opt_state, path)
+    stored = header.pop("digest")
+    if stored != digest(header, state.arrays()):
+        raise ModelFileError(f"{path!r} failed its integrity check (SHA-256 digest mismatch): the file was altered")
+    return state
+
+
+def _npy_header(f, path, name):
+    version = np.lib.format.read_magic(f)
+    if version == (1, 0):
+        return np.lib.format.read_array_header_1_0(f)
+    if version in ((2, 0), (3, 0)):
+        return np.lib.format.read_array_header_2_0(f)
+    raise _fail(path, name, f"unsupported .npy version {version}")
+
+
+def _npy_shape(zf, info, path, name, dtype) -> tuple:
+    """The member's array shape from its .npy header, checked against dtype and member size."""
+    with zf.open(info) as f:
+        shape, fortran, stored = _npy_header(f, path, name)
+        offset = f.tell()
+    if stored != dtype:
+        raise _fail(path, name, f"has dtype {stored}, expected {dtype} (the header's config.dtype)")
+    if fortran:
+        raise _fail(path, name, "is stored in Fortran order; xpnet writes C order")
+    if len(shape) > 8 or any(n < 0 for n in shape):
+        raise _fail(path, name, f"has an impossible shape {shape}")
+    if math.prod(shape) * dtype.itemsize != info.file_size - offset:
+        raise _fail(path, name, f"shape {shape} does not match the member's {info.file_size} bytes")
+    return tuple(shape)
+
+
+def _read_member(zf, info, path, name, dtype, limit=None):
+    """Read one .npy member; its size is checked against ``limit`` and its header first."""
+    if limit is not None and info.file_size > limit:
+        raise _fail(path, name, f"is {info.file_size} bytes (at most {limit})")
+    with zf.open(info) as f:
+        shape, fortran, stored = _npy_header(f, path, name)
+        if stored != dtype or fortran or len(shape) > 8:
+            raise _fail(path, name, f"has dtype {stored} (expected {dtype}) or an unusable layout")
+        nbytes = math.prod(shape) * dtype.itemsize
+        if nbytes != info.file_size - f.tell():
+            raise _fail(path, name, f"shape {shape} does not match the member's {info.file_size} bytes")
+        buf = bytearray(nbytes)
+        if f.readinto(buf) != nbytes or f.read(1):  # reading to the end checks the CRC
+            raise _fail(path, name, "is truncated")
+    return np.frombuffer(buf, dtype=dtype).reshape(shape)
+
+
+def _parse_header(raw, path) -> dict:
     try:
-        header = json.loads(raw.tobytes().decode("utf-8"))
-        if not isinstance(header, dict):
-            raise ValueError("the header is not a JSON object")
-    except (UnicodeDecodeError, ValueError) as exc:
+        header = json.loads(raw.tobytes().decode("utf-8"), parse_constant=_no_constant)
+    except (UnicodeDecodeError, ValueError, RecursionError) as exc:
         raise ModelFileError(f"{path!r} has a damaged header: {exc}") from None
+    if not isinstance(header, dict):
+        raise ModelFileError(f"{path!r} has a damaged header: not a JSON object")
     if header.get("format") != FORMAT:
         raise ModelFileError(f"{path!r} is not an xpnet model file (format {header.get('format')!r})")
     version = header.get("version")
-    if not isinstance(version, int) or version > FORMAT_VERSION:
+    if not is_int(version) or not 1 <= version <= FORMAT_VERSION:
         raise ModelFileError(
-            f"{path!r} has format version {version!r}; this xpnet reads versions <= {FORMAT_VERSION}: upgrade xpnet"
+            f"{path!r} has format version {version!r}; this xpnet reads versions 1 to {FORMAT_VERSION}"
+            + (": upgrade xpnet" if is_int(version) and version > FORMAT_VERSION else "")
         )
-    digest = header.pop("digest", None)
-    if digest != _digest(header, arrays):
-        raise ModelFileError(f"{path!r} failed its integrity check (SHA-256 digest mismatch): the file was altered")
-    return header, arrays
-
-
-def read_header(path) -> dict:
-    """The JSON header of a saved model (architecture, optimiser, epochs, metadata), checked."""
-    header, _ = _read(path)
     return header
 
 
-def _restore(net, header, arrays, path, optimizer=None):
-    """Put parameters, optimiser state, loss, epochs and shuffle state from a file into ``net``."""
-    params = {k[len("param/"):]: v for k, v in arrays.items() if k.startswith("param/")}
-    if sorted(params) != header.get("parameters"):
-        raise ModelFileError(f"{path!r}: the parameter list does not match its header")
-    try:
-        net.set_parameters(params)
-    except XpnetError as exc:
-        raise ModelFileError(f"{path!r} does not fit its architecture: {exc}") from None
-    spec = header.get("optimizer")
-    if spec is not None:
-        cls = _OPTIMIZERS.get(spec.get("class_name"))
-        if cls is None:
-            raise ModelFileError(f"{path!r} names an unknown optimizer {spec.get('class_name')!r}")
-        if optimizer is None:
-            optimizer = cls(**spec["config"])
-        elif type(optimizer) is not cls or optimizer.get_config() != spec["config"]:
-            raise XpnetValueError(
-                f"the checkpoint {path!r} was trained with {cls.__name__}({spec['config']}), not {optimizer!r}; "
-                "pass the same optimizer (or none) to resume"
-            )
-        state_keys = spec.get("state", [])
-        missing = [k for k in state_keys if f"opt/{k}" not in arrays]
-        if missing:
-            raise ModelFileError(f"{path!r} lacks the optimizer state {missing}")
-        with net.backend.context():
-            optimizer.state = {k: net.backend.asarray(arrays[f"opt/{k}"], net.dtype) for k in state_keys}
-        optimizer.iterations = int(spec["iterations"])
-        net.optimizer = optimizer
-    if header.get("loss") is not None:
-        net.loss = _losses.get(header["loss"])
-    net.epochs_trained = int(header.get("epochs_trained", 0))
-    if header.get("shuffle_rng"):
-        try:
-            net._shuffle_rng.bit_generator.state = header["shuffle_rng"]
-        except (TypeError, ValueError, KeyError) as exc:
-            raise ModelFileError(f"{path!r} has an unusable shuffle-generator state: {exc}") from None
-    return net
+def _no_constant(name):
+    raise ValueError(f"{name} is not a number a model file may hold")
 
 
-def load(path, backend=None):
-    """Read a model written by :func:`save` onto any backend.
+# -- building an architecture from a file, bounded -------------------------------------------------
+class BuildBudget:
+    """Host elements an architecture from a file may create while its shapes are worked out.
 
-    Parameters
-    ----------
-    path : str or PathLike
-    backend : str or Backend, optional
-        Where the parameters go (``"numpy"``, ``"gpu"``, ...); default as for
-        :class:`~xpnet.Sequential` (the ``use_backend`` scope, ``XPNET_BACKEND``, auto).
-
-    Returns
-    -------
-    Sequential
-        With its parameters, loss, optimiser (and state), ``epochs_trained`` and shuffle
-        generator restored; ``fit`` continues training it.
-
-    Raises
-    ------
-    ModelFileError
-        The file is missing, truncated, corrupted, altered or not an xpnet model.
-    """
-    from .model import Sequential
-
-    header, arrays = _read(path)
-    try:
-        net = Sequential.from_config(header["config"], backend=backend)
-    except (KeyError, TypeError) as exc:
-        raise ModelFileError(f"{os.fspath(path)!r} has an unusable architecture: {exc!r}") from None
-    if not net.built:
-        raise ModelFileError(f"{os.fspath(path)!r} holds a model without input_size")
-    return _restore(net, header, arrays, os.fspath(path))
-
-
-# -- checkpoints and resume ------------------------------------------------------------------------
-class Checkpoint:
-    """A ``fit`` callback that saves the whole training state every ``every`` epochs.
-
-    ``fit(..., checkpoint_every=N, checkpoint_path=PATH)`` adds one. The file is also written
-    at the end of training (so it always holds the last completed epoch) and carries the
-    per-epoch history, so a resumed run's ``History`` and learning curve are complete.
+    :attr:`rng` and :attr:`backend` stand in for the generator and backend a layer's ``build``
+    receives: every draw and every array is charged before it exists, draws are zero-stride
+    zeros (free: only shapes matter here) and arrays stay on the host, uncopied.
     """
 
-    def __init__(self, path, every: int = 1, history: dict | None = None, metadata: dict | None = None):
-        if path is None:
-            raise XpnetValueError("checkpoint_path is required with checkpoint_every (e.g. 'run/checkpoint.npz')")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise XpnetValueError(f"checkpoint_every must be a positive int (epochs between saves), got {every!r}")
-        self.path = os.fspath(path)
-        self.every = every
-        self.history = {k: list(v) for k, v in (history or {}).items()}
-        self.metadata = metadata
-        self.net = None
-        self._saved_at = None
+    def __init__(self, elements: int, path: str):
+        self.left, self.path = elements, path
+        self.rng, self.backend = _BudgetRng(self), _BudgetBackend(self)
 
-    def set_model(self, net):
-        self.net = net
-
-    def on_epoch_end(self, epoch, logs):
-        for key, value in logs.items():
-            self.history.setdefault(key, []).append(value)
-        if (epoch + 1) % self.every == 0:
-            self._save()
-
-    def on_train_end(self, logs):
-        if self._saved_at != self.net.epochs_trained:
-            self._save()
-
-    def _save(self):
-        save(self.net, self.path, self.metadata, history=self.history)
-        self._saved_at = self.net.epochs_trained
+    def charge(self, n: int, what: str) -> None:
+        self.left -= n
+        if self.left < 0:
+            raise ModelFileError(f"{self.path!r}: config: the architecture needs more values ({what}) "
+                                 "than the file stores")
 
 
-def prepare_resume(net, path, optimizer, learning_rate, loss):
-    """Restore ``net`` from the checkpoint at ``path`` for ``fit(resume_from=path)``.
+class _BudgetRng:
+    def __init__(self, budget):
+        self._budget = budget
 
-    Returns ``(optimizer, loss, history)``: the optimiser with its saved state (the one
-    given, if it matches the checkpoint's), the loss (given, else saved) and the saved
-    per-epoch history, which ``fit`` prepends to the new one.
-    """
-    header, arrays = _read(path)
-    path = os.fspath(path)
-    config = header.get("config", {})
-    if not net.built:
-        try:
-            net.build(config["input_size"])
-        except (KeyError, TypeError):
-            raise ModelFileError(f"{path!r} holds a model without input_size") from None
-    mine = net.get_config()
-    if mine["layers"] != config.get("layers") or mine["input_size"] != config.get("input_size"):
-        raise XpnetValueError(
-            f"cannot resume from {path!r}: it holds a different architecture "
-            f"({config.get('input_size')} inputs, {config.get('layers')}) than this model "
-            f"({mine['input_size']} inputs, {mine['layers']})"
-        )
-    if mine["dtype"] != config.get("dtype"):
-        raise XpnetValueError(f"cannot resume from {path!r}: it was trained in {config.get('dtype')}, this model is {mine['dtype']}")
-    if optimizer is not None and not isinstance(optimizer, _optim.Optimizer):
-        optimizer = _optim.get(optimizer, learning_rate)
-    elif learning_rate is not None:
-        raise XpnetValueError("resume_from restores the optimizer; pass learning_rate through the optimizer object")
-    if optimizer is not None and header.get("optimizer") is not None:
-        optimizer.reset()
-    net.optimizer = None
-    _restore(net, header, arrays, path, optimizer)
-    if loss is None:
-        loss = net.loss
-    return (net.optimizer if net.optimizer is not None else optimizer), loss, header.get("history") or {}
+    def spawn(self, n):
+        return np.random.default_rng(0).spawn(n)
+
+    def __getattr__(self, name):
+        def draw(*args, size=None, **kwargs):
+            if size is None:
+                size = next((a for a in args if isinstance(a, (tuple, list))), None)
+            if size is None and args and is_int(args[0]) and name in ("standard_normal", "random"):
+                size = args[0]
+            shape = () if size is None else (size,) if is_int(size) else tuple(size)
+            self._budget.charge(math.prod(shape), name)
+            return np.broadcast_to(np.float64(0.0), shape)
+
+        return draw
+
+
+class _BudgetBackend:
+    def __init__(self, budget):
+        self._budget = budget
+
+    def __getattr__(self, name):
+        from .backends import get_backend
+
+        return getattr(get_backend("numpy"), name)
+
+    def asarray(self, host_array, dtype=None):
+        n = getattr(host_array, "size", None)
+        if n is None and isinstance(host_array, (list, tuple)):
+            n = len(host_array) * (len(host_array[0]) if host_array and isinstance(host_array[0], (list, tuple)) else 1)
+        self._budget.charge(int(n or 1), "asarray")
+        return np.asarray(host_array)

@@ -28,6 +28,7 @@ from ._validation import (
 )
 from .backends import Backend, get_backend, resolve_backend
 from .backends._convert import to_backend
+from .checkpoint import Checkpoint, prepare_resume
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
 from .inference import Inference
 from .layers import Layer, layer_from_config
@@ -121,13 +122,6 @@ class Sequential(Inference):
         """Raise :class:`~xpnet.NotFittedError` unless the parameters exist."""
         if not self.built:
             raise NotFittedError("the network has no parameters yet: pass input_size=... or call fit() first")
-
-    # io.py still calls the private names; they go once it uses the public ones.
-    _require_built = require_built
-
-    @property
-    def _shuffle_rng(self):
-        return self.shuffle_rng
 
     @property
     def output_activation(self):
@@ -367,14 +361,10 @@ class Sequential(Inference):
         """
         initial_epoch, previous = 0, {}
         if resume_from is not None:
-            from .io import prepare_resume
-
-            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss)
+            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss, epochs)
             learning_rate, initial_epoch = None, self.epochs_trained
         callbacks = list(callbacks or ())
         if checkpoint_every is not None or checkpoint_path is not None:
-            from .io import Checkpoint
-
             callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
         loss = self._resolve_loss(loss)
         if optimizer is None and learning_rate is None and self.optimizer is not None:

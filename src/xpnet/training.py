@@ -16,7 +16,6 @@ module does not import the model.
 from __future__ import annotations
 
 import math
-import warnings
 from dataclasses import dataclass, field
 
 from . import initializers as _initializers
@@ -200,21 +199,21 @@ def train(
         for cb in callbacks:
             _call(cb, "on_epoch_begin", epoch, {})
         shuffling = shuffle and batch_size is not None and batch_size < m
-        order = backend.asarray(rng.permutation(m)) if shuffling else None
-        epoch_cost = None
         # Updates build new arrays, so references (and a shallow copy of the optimiser's
         # state) are a free snapshot to roll back to.
-        before = net.parameters(), dict(optimizer.state), optimizer.iterations
+        before = net.parameters(), dict(optimizer.state), optimizer.iterations, rng.bit_generator.state
+        order = backend.asarray(rng.permutation(m)) if shuffling else None
+        epoch_cost = None
 
         def rollback():
             net.assign_parameters(before[0])
             optimizer.state, optimizer.iterations = before[1], before[2]
+            rng.bit_generator.state = before[3]
 
         try:
             # Overflow/invalid-value warnings from a diverging step are not the user's signal:
             # the non-finite check below is, and it restores the last finite parameters.
-            with warnings.catch_warnings():
-                warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
+            with backend.quiet_float_errors():
                 for cols in batch_slices(m, batch_size, order):
                     Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
                     cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm)
@@ -227,6 +226,9 @@ def train(
                     )
                     net.assign_parameters(params)
                 value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
+        except KeyboardInterrupt:
+            rollback()  # Ctrl-C mid-epoch: the model is exactly the last completed epoch, resumable
+            raise
         except Exception as exc:
             if not backend.is_out_of_memory(exc):
                 raise
@@ -257,9 +259,6 @@ def train(
     for cb in callbacks:
         _call(cb, "on_train_end", {})
     return history
-
-
-_FP_WARNINGS = r"(overflow|invalid value|divide by zero) encountered"
 
 
 def epoch_status(backend, epoch_cost, params: dict) -> tuple[float, bool]:

@@ -130,6 +130,15 @@ class Backend:
         """A context manager that makes this backend's device current (CPU: nothing)."""
         return contextlib.nullcontext()
 
+    def quiet_float_errors(self):
+        """A context in which a diverging step raises no overflow/invalid-value warnings.
+
+        ``fit`` checks every epoch's cost and parameters itself and rolls back. NumPy's
+        ``errstate`` is a context variable: unlike a warnings filter it changes nothing for
+        other threads or after the block (array_api_strict and dask chunks are NumPy too).
+        """
+        return np.errstate(over="ignore", invalid="ignore", divide="ignore", under="ignore")
+
     def is_out_of_memory(self, exc: BaseException) -> bool:
         """Whether ``exc`` means this backend's device ran out of memory (host: MemoryError)."""
         return isinstance(exc, MemoryError)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import XpnetTypeError
+from ..errors import XpnetTypeError, XpnetValueError
 from ._base import Backend
 
 __all__ = ["to_backend", "to_numpy"]
@@ -25,6 +25,9 @@ def to_backend(x, backend: Backend, dtype: str, name: str, *, examples: bool = F
     """
     from . import backend_of
 
+    if isinstance(x, np.ndarray):
+        x = _plain(x, name)
+        _check_range(x, dtype, name)
     if backend.owns(x):
         x = backend.to_device(x)
         want = backend.dtype(dtype)
@@ -48,7 +51,39 @@ def to_backend(x, backend: Backend, dtype: str, name: str, *, examples: bool = F
         raise XpnetTypeError(f"{name} must be a numeric array, got {type(x).__name__} ({exc})") from None
     if host.dtype.kind not in "biuf":
         _not_numeric(name, host.dtype)
+    host = _plain(host, name)
+    _check_range(host, dtype, name)
     return backend.asarray_examples(host, dtype) if examples else backend.asarray(host, dtype)
+
+
+def _plain(x: np.ndarray, name: str) -> np.ndarray:
+    """A plain ndarray: subclasses change what operators mean (np.matrix's ``*`` is a matrix product)."""
+    if isinstance(x, np.ma.MaskedArray):
+        masked = int(np.ma.count_masked(x))
+        if masked:
+            raise XpnetValueError(
+                f"{name} is a masked array with {masked} masked value(s), which xpnet would read as numbers; "
+                f"fill them first ({name}.filled(value)) or drop those examples"
+            )
+        x = np.ma.getdata(x)
+    return x if type(x) is np.ndarray else x.view(np.ndarray)
+
+
+def _check_range(host: np.ndarray, dtype, name: str) -> None:
+    """Refuse finite values that the cast to float32 would turn into infinities."""
+    if dtype != "float32" or host.dtype.kind != "f" or host.dtype.itemsize <= 4 or host.size == 0:
+        return
+    limit = float(np.finfo(np.float32).max)
+    hi, lo = float(np.fmax.reduce(host, axis=None)), float(np.fmin.reduce(host, axis=None))  # NaN-skipping, no copy
+    if np.isinf(hi) or np.isinf(lo):  # rare: look past the infinities (check_finite reports them) at the rest
+        finite = host[np.isfinite(host)]
+        hi, lo = (float(finite.max()), float(finite.min())) if finite.size else (0.0, 0.0)
+    worst = max(hi, -lo)
+    if worst > limit:
+        raise XpnetValueError(
+            f"{name} holds finite values as large as {worst:.3g} in magnitude, beyond float32's range "
+            f"({limit:.3g}): the cast to float32 would overflow to infinity. Rescale the data or pass dtype='float64'"
+        )
 
 
 def _check_numeric_kind(dtype, name, xp):

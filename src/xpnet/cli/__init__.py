@@ -12,12 +12,14 @@ from __future__ import annotations
 import argparse
 import os
 import sys
+import tempfile
 import time
 
 import numpy as np
 
 from xpnet.optim import OPTIMIZERS as _OPTIMIZER_CLASSES
 from . import bench
+from ._format import column, result_table
 
 ACTIVATIONS = ("relu", "tanh", "sigmoid", "leaky_relu", "linear")
 # Every name the Python API accepts (sgd, gd, ... included).
@@ -102,6 +104,8 @@ def _add_train(sub):
                    help="save OUT/checkpoint.npz every N epochs")
     p.add_argument("--resume", default=None, metavar="CHECKPOINT",
                    help="continue from a checkpoint (--epochs is the total, as for the uninterrupted run)")
+    p.add_argument("--overwrite", action="store_true",
+                   help="replace an existing OUT/model.npz (and OUT/checkpoint.npz); without it they are kept")
     p.add_argument("--quiet", action="store_true", help="no progress bar")
     p.set_defaults(run=_train)
 
@@ -111,6 +115,7 @@ class _Progress:
 
     def __init__(self, epochs, initial, quiet):
         self.bar = None
+        self.history = {}
         self.quiet = quiet
         self.epochs = epochs
         if quiet:
@@ -122,6 +127,8 @@ class _Progress:
         self.bar = tqdm(total=epochs, initial=initial, unit="epoch", desc="training", dynamic_ncols=True)
 
     def on_epoch_end(self, epoch, logs):
+        for key, value in logs.items():  # what a Ctrl-C checkpoint keeps of this run's learning curve
+            self.history.setdefault(key, []).append(value)
         if self.bar is not None:
             self.bar.set_postfix(cost=f"{logs['cost']:.4f}", refresh=False)
             self.bar.update(1)
@@ -154,15 +161,31 @@ def _train(args) -> int:
     from xpnet.data import load_dataset
     from xpnet.plot import matplotlib_missing_note, plot_learning_curve
 
-    ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed, target=_column(args.target))
-    if ds.task == "regression" and args.target is None and str(args.data).lower().endswith((".csv", ".txt")):
-        print("note: the last column holds numbers that are not whole, so this trains a regression on it; "
-              "if the labels are in another column, name it with --target COLUMN", file=sys.stderr)
-    layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
-    net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
-                        seed=args.seed)
     out = args.out or _default_out()
-    os.makedirs(out, exist_ok=True)
+    created = _prepare_out(out, args)  # before any work: a trained model must have somewhere to go
+    try:
+        initial = 0
+        if args.resume:
+            initial = xn.read_header(args.resume)["epochs_trained"]
+            if initial >= args.epochs:
+                raise xn.XpnetValueError(
+                    f"nothing to train: {args.resume!r} already holds {initial} epochs and --epochs is the total "
+                    f"(as for the uninterrupted run); pass --epochs greater than {initial}"
+                )
+        ds = load_dataset(args.data, test_size=args.test_size, seed=args.seed, target=column(args.target))
+        if ds.task == "regression" and args.target is None and str(args.data).lower().endswith((".csv", ".txt")):
+            print("note: the last column holds numbers that are not whole, so this trains a regression on it; "
+                  "if the labels are in another column, name it with --target COLUMN", file=sys.stderr)
+        layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
+        net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
+                            seed=args.seed)
+    except BaseException:
+        for folder in created:  # a run that never started leaves no empty folders behind
+            try:
+                os.rmdir(folder)
+            except OSError:
+                break
+        raise
     print(f"data: {ds.name}, X_train {ds.X_train.shape}, X_test {ds.X_test.shape}, {len(ds.classes) or 'no'} classes")
     print(f"network: {' -> '.join([str(ds.X_train.shape[0])] + [f'{l.units} {l.activation.name}' for l in layers])}; "
           f"{args.optimizer} lr {args.learning_rate}, batch {args.batch_size or 'full'}, {args.epochs} epochs")
@@ -171,9 +194,6 @@ def _train(args) -> int:
                 "standardizer": ds.standardizer.to_config() if ds.standardizer else None}
     optimizer = xn.optim.get(args.optimizer, args.learning_rate)
     checkpoint = os.path.join(out, "checkpoint.npz") if args.checkpoint_every else None
-    initial = 0
-    if args.resume:
-        initial = xn.read_header(args.resume).get("epochs_trained", 0)
     progress = _Progress(args.epochs, min(initial, args.epochs), args.quiet)
     # The training set measured after each epoch, as the test set is, so the two curves compare
     # like with like (History.costs averages the mini-batches before their updates instead).
@@ -189,13 +209,21 @@ def _train(args) -> int:
                        validation_data=(ds.X_test, ds.Y_test),
                        callbacks=[xn.LambdaCallback(on_epoch_end=measure_train), progress],
                        checkpoint_every=args.checkpoint_every, checkpoint_path=checkpoint, resume_from=args.resume)
+    except KeyboardInterrupt:
+        if progress.bar is not None:
+            progress.bar.close()
+        history = xn.read_header(args.resume)["history"] if args.resume else {}
+        for key, values in progress.history.items():
+            history[key] = history.get(key, []) + values
+        return _interrupted(net, os.path.join(out, "checkpoint.npz"), metadata, initial, history)
     finally:
         if progress.bar is not None:
             progress.bar.close()
     seconds = time.perf_counter() - start
-    model_path = xn.save(net, os.path.join(out, "model.npz"), metadata=metadata, history=hist.history)
+    model_path = _save_somewhere(net, os.path.join(out, "model.npz"), metadata, hist.history)
     train_result, test_result = net.evaluate(ds.X_train, ds.Y_train), net.evaluate(ds.X_test, ds.Y_test)
-    print(f"trained {hist.epochs} epochs in {seconds:.1f} s")
+    print(f"trained {net.epochs_trained - initial} epochs in {seconds:.1f} s"
+          + (f" (resumed at epoch {initial}, {net.epochs_trained} in all)" if args.resume else ""))
     print(_table(train_result, test_result, ds))
     print(f"saved model: {model_path}")
     try:
@@ -215,29 +243,63 @@ def _train(args) -> int:
     return 0
 
 
-def _column(text):
-    """--target: a column index when it is a whole number, else a header name."""
-    if text is None:
-        return None
+def _prepare_out(out, args) -> list:
+    """Create --out and prove it writable; refuse to replace a previous run's files.
+
+    Returns the folders it created, deepest first.
+    """
+    from xpnet.errors import XpnetValueError
+
+    if os.path.exists(out) and not os.path.isdir(out):
+        raise XpnetValueError(f"--out {out!r} is an existing file; give a folder (it will hold model.npz)")
+    created, folder = [], os.path.abspath(out)
+    while not os.path.exists(folder) and folder != os.path.dirname(folder):
+        created.append(folder)
+        folder = os.path.dirname(folder)
     try:
-        return int(text)
-    except ValueError:
-        return text
+        os.makedirs(out, exist_ok=True)
+        fd, probe = tempfile.mkstemp(prefix=".xpnet-write-test-", dir=out)
+        os.close(fd)
+        os.unlink(probe)
+    except OSError as exc:
+        raise XpnetValueError(f"--out {out!r} is not a writable folder ({exc.strerror or exc}); choose another") from None
+    resumed = os.path.abspath(args.resume) if args.resume else None
+    for name in ("model.npz", "checkpoint.npz"):
+        path = os.path.join(out, name)
+        if os.path.exists(path) and not args.overwrite and os.path.abspath(path) != resumed:
+            raise XpnetValueError(f"{path!r} already exists: pass --overwrite to replace it, or another --out")
+    return created
+
+
+def _save_somewhere(net, path, metadata, history) -> str:
+    """Save the trained model at ``path``, or, if that fails, in the temp folder (never lose it)."""
+    import xpnet as xn
+
+    try:
+        return xn.save(net, path, metadata=metadata, history=history)
+    except xn.XpnetError as exc:
+        fallback = os.path.join(tempfile.gettempdir(), f"xpnet-model-{time.strftime('%Y%m%d-%H%M%S')}-{os.getpid()}.npz")
+        saved = xn.save(net, fallback, metadata=metadata, history=history)
+        print(f"xpnet train: warning: {exc}; saved the model to {saved} instead", file=sys.stderr)
+        return saved
+
+
+def _interrupted(net, path, metadata, initial, history) -> int:
+    """Ctrl-C: keep the last completed epoch as a resumable checkpoint; one line, exit status 130."""
+    try:
+        if net.epochs_trained > initial:
+            saved = _save_somewhere(net, path, metadata, history)
+            where = f"saved {net.epochs_trained} epochs to {saved} (continue with --resume {saved})"
+        else:
+            where = "no epoch was completed, nothing saved"
+    except BaseException as exc:  # a second Ctrl-C or a full disk: still one line
+        where = f"could not save ({type(exc).__name__}: {exc})"
+    print(f"xpnet train: interrupted; {where}", file=sys.stderr)
+    return 130
 
 
 def _table(train_result, test_result, ds) -> str:
-    return _result_table([("train", train_result, ds.X_train.shape[1]), ("test", test_result, ds.X_test.shape[1])])
-
-
-def _result_table(sets) -> str:
-    rows = [("set", "examples", "cost", "accuracy")]
-    for name, result, m in sets:
-        acc = f"{100 * result['accuracy']:.2f}%" if "accuracy" in result else "-"
-        rows.append((name, str(m), f"{result['cost']:.4f}", acc))
-    widths = [max(len(r[i]) for r in rows) for i in range(4)]
-    lines = ["  ".join(c.ljust(w) if i == 0 else c.rjust(w) for i, (c, w) in enumerate(zip(r, widths))) for r in rows]
-    lines.insert(1, "-" * len(lines[0]))
-    return "\n".join(lines)
+    return result_table([("train", train_result, ds.X_train.shape[1]), ("test", test_result, ds.X_test.shape[1])])
 
 
 # -- predict -------------------------------------------------------------------------------------
@@ -260,63 +322,10 @@ def _add_predict(sub):
     p.set_defaults(run=_predict)
 
 
-def _prediction_text(net, labels, proba, j, classes) -> str:
-    name = net.output_activation.name if net.output_activation is not None else "linear"
-    if name == "softmax":
-        c = int(labels[j])
-        return f"{classes[c] if c < len(classes) else c}  (p = {proba[c, j]:.3f})"
-    if name == "sigmoid":
-        c = int(labels[j])
-        p = float(proba[0, j])
-        return f"{classes[c] if c < len(classes) else c}  (p = {p if c else 1 - p:.3f})"
-    return " ".join(f"{v:.6g}" for v in np.atleast_1d(labels[:, j]))
-
-
 def _predict(args) -> int:
-    import xpnet as xn
-    from xpnet.data import Standardizer, load_arrays, load_dataset
+    from .predict import run
 
-    net = xn.load(args.model, backend=args.backend)
-    meta = xn.read_header(args.model).get("metadata", {})
-    target = args.target if args.target is not None else (meta.get("target") if args.data == meta.get("data") else None)
-    X, Y, _ = load_arrays(args.data, target=_column(target))
-    standardizer = Standardizer.from_config(meta["standardizer"]) if meta.get("standardizer") else None
-    if standardizer is not None:
-        X = standardizer.transform(X)
-    classify = net.output_activation is not None and net.output_activation.name in ("sigmoid", "softmax")
-    proba = np.asarray(net.predict_proba(X))
-    labels = np.asarray(net.predict(X))
-    labels = labels.reshape(-1) if classify else labels.reshape(labels.shape[0], -1)
-    classes = meta.get("classes") or []
-    print(f"model: {args.model} ({net.backend.describe()}); data: {args.data}, {X.shape[1]} examples")
-    shown = min(args.show, X.shape[1])
-    if shown:
-        print(f"predictions (first {shown} of {X.shape[1]}):")
-        for j in range(shown):
-            print(f"  {j:>5}  {_prediction_text(net, labels, proba, j, classes)}")
-    if classify:
-        counts = np.bincount(labels.astype(np.int64))
-        print("predicted classes: " + ", ".join(f"{classes[i] if i < len(classes) else i}: {c}"
-                                                for i, c in enumerate(counts) if c))
-    if Y is not None and Y.shape[0] != net.n_out:
-        print(f"note: the labels of {args.data} have {Y.shape[0]} rows but the model has {net.n_out} outputs, "
-              "so no cost or accuracy is reported", file=sys.stderr)
-    elif Y is not None:
-        if args.data == meta.get("data") and meta.get("test_size") is not None:
-            # The training data: rebuild its split, so seen and held-out examples are not mixed.
-            ds = load_dataset(args.data, test_size=meta["test_size"], seed=meta.get("seed", 0), standardize=False,
-                              target=_column(target))
-            parts = [(name, Xs if standardizer is None else standardizer.transform(Xs), Ys)
-                     for name, Xs, Ys in (("train (seen in training)", ds.X_train, ds.Y_train),
-                                          ("test (held out)", ds.X_test, ds.Y_test))]
-        else:
-            parts = [(f"{args.data} (all examples)", X, Y)]
-        print(_result_table([(name, net.evaluate(Xs, Ys), Xs.shape[1]) for name, Xs, Ys in parts]))
-    if args.output:
-        rows = labels if classify else labels.T
-        np.savetxt(args.output, rows, fmt="%d" if classify else "%.6g")
-        print(f"wrote {X.shape[1]} predictions, one per line in the data's order: {args.output}")
-    return 0
+    return run(args)
 
 
 # -- info ----------------------------------------------------------------------------------------
@@ -387,6 +396,9 @@ def main(argv=None) -> int:
     args = parser.parse_args(argv)
     try:
         return args.run(args)
+    except KeyboardInterrupt:
+        print(f"xpnet {args.command}: interrupted", file=sys.stderr)
+        return 130
     except Exception as exc:  # one clear line, never a traceback, for errors the user can fix
         from xpnet.errors import XpnetError
 

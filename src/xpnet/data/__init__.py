@@ -15,6 +15,7 @@ from __future__ import annotations
 import csv
 import gzip
 import os
+import zipfile
 from dataclasses import dataclass, field
 from importlib import resources
 
@@ -57,8 +58,19 @@ class Standardizer:
     @classmethod
     def fit(cls, X_train) -> "Standardizer":
         X_train = np.asarray(X_train, dtype=np.float64)
-        mean = X_train.mean(axis=1, keepdims=True)
-        std = X_train.std(axis=1, keepdims=True)
+        with np.errstate(over="ignore", invalid="ignore"):  # context-local; overflow is checked below
+            mean = X_train.mean(axis=1, keepdims=True)
+            std = X_train.std(axis=1, keepdims=True)
+        bad = np.flatnonzero(~(np.isfinite(mean) & np.isfinite(std)))
+        if bad.size:
+            k = int(bad[0])
+            row = X_train[k]
+            if not np.all(np.isfinite(row)):
+                why = "contains NaN or infinite values; clean or impute them"
+            else:
+                why = (f"has values as large as {np.max(np.abs(row)):.3g}, so its standard deviation overflows; "
+                       "rescale that feature (other units) or drop it")
+            raise XpnetValueError(f"cannot standardise feature {k} (row {k} of X, {bad.size} such feature(s)): it {why}")
         std[std == 0.0] = 1.0
         return cls(mean, std)
 
@@ -76,8 +88,16 @@ class Standardizer:
 
     @classmethod
     def from_config(cls, config: dict) -> "Standardizer":
-        mean = np.asarray(config["mean"], dtype=np.float64).reshape(-1, 1)
-        std = np.asarray(config["std"], dtype=np.float64).reshape(-1, 1)
+        try:
+            mean = np.asarray(config["mean"], dtype=np.float64).reshape(-1, 1)
+            std = np.asarray(config["std"], dtype=np.float64).reshape(-1, 1)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise XpnetValueError(f"a standardizer needs lists of numbers 'mean' and 'std': {exc!r}") from None
+        if mean.shape != std.shape or not np.all(np.isfinite(mean)) or not np.all(np.isfinite(std)) or np.any(std <= 0):
+            raise XpnetValueError(
+                f"a standardizer needs 'mean' and 'std' of equal length, finite, std > 0; "
+                f"got {mean.shape[0]} means and {std.shape[0]} stds"
+            )
         return cls(mean, std)
 
 
@@ -385,10 +405,17 @@ def load_npz(path, test_size: float = 0.2, seed: int = 0, standardize: bool = Tr
     """
     path = _check_file(path)
     try:
-        with open(path, "rb") as fh, np.load(fh, allow_pickle=False) as f:
-            arrays = {k: f[k] for k in f.files}
-    except (ValueError, OSError, EOFError) as exc:
-        raise XpnetValueError(f"cannot read {path!r} as a .npz file: {exc}") from None
+        with open(path, "rb") as fh:
+            # np.load guesses the format from the content, and calls anything else a pickle.
+            if not zipfile.is_zipfile(fh):
+                raise XpnetValueError(f"cannot read {path!r}: not a .npz archive (a ZIP of arrays, as np.savez writes)")
+            fh.seek(0)
+            with np.load(fh, allow_pickle=False) as f:
+                arrays = {k: f[k] for k in f.files}
+    except XpnetValueError:
+        raise
+    except Exception as exc:  # zipfile, numpy's .npy parser, pickled members: all mean "not usable data"
+        raise XpnetValueError(f"cannot read {path!r} as a .npz file of numeric arrays: {exc}") from None
     name = os.path.basename(path)
     if {"X_train", "Y_train", "X_test", "Y_test"} <= arrays.keys():
         # Encode train and test labels together, so both use one class -> index mapping.
@@ -433,8 +460,11 @@ def _label_index(header, label_column, path):
 
 
 def _read_csv(path, label_column):
-    with open(path, newline="") as f:
-        rows = [row for row in csv.reader(f) if row]
+    try:
+        with open(path, newline="", encoding="utf-8-sig") as f:
+            rows = [row for row in csv.reader(f) if row]
+    except (UnicodeDecodeError, csv.Error) as exc:
+        raise XpnetValueError(f"{path!r} is not a text CSV file (binary data?): {exc}") from None
     if not rows:
         raise XpnetValueError(f"{path!r} is empty")
 
