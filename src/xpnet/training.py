@@ -192,6 +192,7 @@ def train(
             if not backend.is_out_of_memory(exc):
                 raise
             rollback()
+            backend.free_memory()
             raise out_of_memory_error(backend, epoch, batch_size, m) from exc
         if not math.isfinite(value) or not finite_params:
             rollback()

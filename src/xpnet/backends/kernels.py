@@ -1,0 +1,210 @@
+"""The kernel contract: the few fused operations a training step is made of.
+
+:class:`Kernels` holds the generic array-API implementation of each one. It is the portable
+reference: the array-api-strict suite runs it, the gradient checks check it, and every
+backend gets it unless that backend overrides an operation where the override measurably
+wins (in place and ``out=`` on NumPy, fused element-wise kernels on CuPy, one task per chunk
+on dask, native in-place ops on torch), the way thinc's ``CupyOps`` overrides only the hot
+paths of its base ``Ops``. Layers, losses and optimisers call these methods and never ask
+which library they run on.
+
+Ownership rules every implementation keeps (the training loop's rollback relies on them):
+
+* parameters and optimiser state passed in are never written: updates return new arrays;
+* only the arrays a method's docstring names as "may be overwritten" are reused as scratch.
+
+Dropout masks come from a counter-based generator written with integer array operations
+(:func:`dropout_keys`, :meth:`Kernels.dropout_mask`): a keyed 32-bit hash of each element's
+index, so a mask is a pure function of (seed, step, shape) and is the same on every backend,
+drawn where the activations live.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Kernels", "kernels_of", "kernels_for", "dropout_keys", "mix32", "keep_threshold"]
+
+_MASK32 = 0xFFFFFFFF
+# The two multipliers of Wellons' "lowbias32" integer hash (a measured low-bias 32-bit mixer).
+MIX_A = 0x7FEB352D
+MIX_B = 0x846CA68B
+_GOLDEN = 0x9E3779B9
+
+
+def mix32(x: int) -> int:
+    """The lowbias32 mixer on one Python int (used to derive per-step keys on the host)."""
+    x &= _MASK32
+    x ^= x >> 16
+    x = (x * MIX_A) & _MASK32
+    x ^= x >> 15
+    x = (x * MIX_B) & _MASK32
+    x ^= x >> 16
+    return x
+
+
+def dropout_keys(seed: int, step: int) -> tuple[int, int]:
+    """The two 32-bit keys of (seed, step): an XOR key and an odd multiplier.
+
+    Keying both the XOR and the multiplier makes each step's mask a different function of
+    the element index, not a shifted or permuted copy of another step's mask.
+    """
+    k1 = mix32(mix32(seed ^ _GOLDEN) ^ mix32(step + 0x632BE5AB))
+    k2 = mix32(k1 ^ mix32((seed >> 32) + 0x85EBCA77) ^ (step >> 32)) | 1
+    return k1, k2
+
+
+def keep_threshold(keep_prob: float) -> int:
+    """Keep an element when its 32-bit hash is below this (``keep_prob`` in (0, 1))."""
+    return min(_MASK32, int(keep_prob * 4294967296.0))
+
+
+class Kernels:
+    """The generic kernels: array-API only, over the namespace of their arguments.
+
+    Subclasses override single methods; whatever they do not override falls back here.
+    """
+
+    #: The library whose arrays the overrides are written for ("generic" here).
+    name = "generic"
+
+    # -- Dense: Z = W A_prev + b, A = g(Z) ---------------------------------------------------
+    def bias_activation(self, Z, b, activation, keep_Z=True):
+        """``(Z + b, g(Z + b))``: the bias and the activation of a fresh product ``Z = W A_prev``.
+
+        ``Z`` may be overwritten (it is the caller's temporary). With ``keep_Z=False`` the
+        first result is None and an implementation may compute A in Z's memory.
+        """
+        Z += b  # the fresh product is the caller's: no second (n, m) temporary
+        return (Z if keep_Z else None), activation.forward(Z)
+
+    def activation_backward(self, activation, dA, Z, A):
+        """dZ = dA * g'(Z). ``dA`` may be overwritten (the network's own temporary).
+
+        ``Z`` is None when the activation does not need it (``activation.backward_needs_Z``).
+        """
+        return activation.backward(dA, Z, A)
+
+    def cross_entropy_dZ(self, A, Y, denominator: float):
+        """dJ/dZ of a fused sigmoid/softmax + cross-entropy pair: (A - Y) / denominator."""
+        return (A - Y) / denominator
+
+    # -- optimisers (never write W or the state: the training loop keeps them as its snapshot)
+    def gd_update(self, W, dW, learning_rate: float):
+        """W - learning_rate * dW."""
+        return W - learning_rate * dW
+
+    def momentum_update(self, W, dW, v, learning_rate: float, beta: float):
+        """``(W_new, v_new)`` with v = beta v + (1 - beta) dW (v None: zeros), W = W - lr v."""
+        v = (1.0 - beta) * dW if v is None else beta * v + (1.0 - beta) * dW
+        return W - learning_rate * v, v
+
+    def rmsprop_update(self, W, dW, s, learning_rate: float, beta: float, epsilon: float):
+        """``(W_new, s_new)`` with s = beta s + (1 - beta) dW^2, W = W - lr dW / (sqrt(s) + eps)."""
+        xp = _namespace(dW)
+        s = (1.0 - beta) * dW * dW if s is None else beta * s + (1.0 - beta) * dW * dW
+        return W - learning_rate * dW / (xp.sqrt(s) + epsilon), s
+
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+        """``(W_new, v_new, s_new)``: Adam with the bias corrections 1 - beta^t given."""
+        xp = _namespace(dW)
+        v = (1.0 - beta1) * dW if v is None else beta1 * v + (1.0 - beta1) * dW
+        s = (1.0 - beta2) * dW * dW if s is None else beta2 * s + (1.0 - beta2) * dW * dW
+        return W - learning_rate * (v / correction1) / (xp.sqrt(s / correction2) + epsilon), v, s
+
+    # -- dropout ------------------------------------------------------------------------------
+    def dropout_mask(self, like, keep_prob: float, seed: int, step: int):
+        """D / keep_prob for inverted dropout, in ``like``'s shape, dtype and device.
+
+        D is 1 where the keyed hash of the element's row-major index is below
+        ``keep_prob * 2**32``; the hash is computed in uint32 arithmetic (which wraps), on
+        the device, so no mask crosses from the host.
+        """
+        xp = _namespace(like)
+        shape = tuple(like.shape)
+        n = 1
+        for size in shape:
+            n *= size
+        index = xp.arange(n, dtype=xp.uint32, device=_device(like))
+        kept = self.hash_below(xp, index, seed, step, keep_threshold(keep_prob))
+        return xp.reshape(xp.astype(kept, like.dtype), shape) * (1.0 / keep_prob)
+
+    @staticmethod
+    def hash_below(xp, index, seed: int, step: int, threshold: int):
+        """Boolean ``hash(index) < threshold`` for a uint32 array of element indices."""
+        k1, k2 = dropout_keys(seed, step)
+        x = (index ^ k1) * k2
+        x = x ^ (x >> 16)
+        x = x * MIX_A
+        x = x ^ (x >> 15)
+        x = x * MIX_B
+        x = x ^ (x >> 16)
+        return x < threshold
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}()"
+
+
+def _namespace(x):
+    from array_api_compat import array_namespace
+
+    return array_namespace(x)
+
+
+def _device(x):
+    from array_api_compat import device
+
+    return device(x)
+
+
+_GENERIC = Kernels()
+_BY_TYPE: dict = {}
+_BY_NAME: dict = {}
+
+
+def _kernels_named(library: str) -> Kernels:
+    found = _BY_NAME.get(library)
+    if found is None:
+        found = _BY_NAME[library] = _make(library)
+    return found
+
+
+def _make(library: str) -> Kernels:
+    if library == "numpy":
+        from .numpy_kernels import NumpyKernels
+
+        return NumpyKernels()
+    if library == "cupy":
+        from .cupy_kernels import CupyKernels
+
+        return CupyKernels()
+    if library == "dask":
+        from .dask_kernels import DaskKernels
+
+        return DaskKernels()
+    if library == "torch":
+        from .torch_kernels import TorchKernels
+
+        return TorchKernels()
+    return _GENERIC
+
+
+def _library_of_type(cls) -> str:
+    import sys
+
+    np = sys.modules.get("numpy")
+    if np is not None and cls is np.ndarray:
+        return "numpy"
+    return (cls.__module__ or "").partition(".")[0]
+
+
+def kernels_of(x) -> Kernels:
+    """The kernels for arrays of ``x``'s library (looked up once per array type)."""
+    cls = type(x)
+    found = _BY_TYPE.get(cls)
+    if found is None:
+        found = _BY_TYPE[cls] = _kernels_named(_library_of_type(cls))
+    return found
+
+
+def kernels_for(backend) -> Kernels:
+    """The kernels for a :class:`~xpnet.backends.Backend` (by its library's name)."""
+    return _kernels_named(getattr(backend, "name", ""))
