@@ -19,13 +19,16 @@ def _chunk_mask(block, keep_prob, seed, step, block_info=None):
     from array_api_compat import array_namespace
 
     xp = array_namespace(block)
+    # NumPy and CuPy chunks hash in wrapping uint32 (fewer passes); others in portable int64.
+    wraps = type(block).__module__.partition(".")[0] in ("numpy", "cupy")
+    itype = xp.uint32 if wraps else xp.int64
     info = block_info[None]
     shape, location = info["shape"], info["array-location"]
     index = None
     stride = 1
     for axis in range(len(shape) - 1, -1, -1):
         start, stop = location[axis]
-        along = xp.arange(start, stop, dtype=xp.uint32)
+        along = xp.arange(start, stop, dtype=itype)
         along = xp.reshape(along, tuple(-1 if k == axis else 1 for k in range(len(shape))))
         term = along * stride if stride != 1 else along
         index = term if index is None else index + term

@@ -114,33 +114,51 @@ class Kernels:
     def dropout_mask(self, like, keep_prob: float, seed: int, step: int):
         """D / keep_prob for inverted dropout, in ``like``'s shape, dtype and device.
 
-        D is 1 where the keyed hash of the element's row-major index is below
-        ``keep_prob * 2**32``; the hash is computed in uint32 arithmetic (which wraps), on
-        the device, so no mask crosses from the host.
+        D is 1 where the keyed 32-bit hash of the element's row-major index is below
+        ``keep_prob * 2**32``. The generic version hashes in int64 with every product split
+        into 16-bit halves (no intermediate reaches 2**49), so it needs neither unsigned
+        arithmetic nor wrap-around, which the standard leaves unspecified; overrides may use
+        wrapping uint32 arithmetic for the same bits.
         """
         xp = _namespace(like)
         shape = tuple(like.shape)
         n = 1
         for size in shape:
             n *= size
-        index = xp.arange(n, dtype=xp.uint32, device=_device(like))
+        index = xp.arange(n, dtype=xp.int64, device=_device(like))
         kept = self.hash_below(xp, index, seed, step, keep_threshold(keep_prob))
         return xp.reshape(xp.astype(kept, like.dtype), shape) * (1.0 / keep_prob)
 
     @staticmethod
     def hash_below(xp, index, seed: int, step: int, threshold: int):
-        """Boolean ``hash(index) < threshold`` for a uint32 array of element indices."""
+        """Boolean ``hash(index) < threshold`` for an array of element indices.
+
+        ``index`` is uint32 (for libraries whose uint32 products wrap, as NumPy's and CuPy's
+        do) or int64 in [0, 2**32) (portable: products are split, nothing overflows).
+        """
         k1, k2 = dropout_keys(seed, step)
-        x = (index ^ k1) * k2
-        x = x ^ (x >> 16)
-        x = x * MIX_A
-        x = x ^ (x >> 15)
-        x = x * MIX_B
+        if index.dtype == xp.uint32:
+            x = (index ^ k1) * k2
+            x = x ^ (x >> 16)
+            x = x * MIX_A
+            x = x ^ (x >> 15)
+            x = x * MIX_B
+        else:
+            x = _mul32(index ^ k1, k2)
+            x = _mul32(x ^ (x >> 16), MIX_A)
+            x = _mul32(x ^ (x >> 15), MIX_B)
         x = x ^ (x >> 16)
         return x < threshold
 
     def __repr__(self) -> str:
         return f"{type(self).__name__}()"
+
+
+def _mul32(x, k: int):
+    """(x * k) mod 2**32 for int64 x in [0, 2**32) and a 32-bit constant k, without overflow."""
+    low = (x & 0xFFFF) * k
+    high = ((x >> 16) * (k & 0xFFFF)) << 16
+    return (low + high) & _MASK32
 
 
 def _namespace(x):

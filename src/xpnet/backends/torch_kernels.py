@@ -5,29 +5,19 @@ wait for the device), temporaries are reused with torch's in-place methods, and 
 optimiser updates use torch's fused ``addcmul``/``addcdiv``. The old parameters and state
 are never written (the training loop keeps them as its snapshot).
 
-torch has no general unsigned 32-bit arithmetic, so the dropout hash runs in int64 with
-every product split into 16-bit halves: no intermediate exceeds 2**49, nothing overflows,
-and the bits equal the generic uint32 generator's.
+The dropout mask is the generic one: its int64 hash needs no unsigned arithmetic, which
+torch lacks.
 """
 
 from __future__ import annotations
 
-from .kernels import MIX_A, MIX_B, Kernels, dropout_keys, keep_threshold
+from .kernels import Kernels
 
 __all__ = ["TorchKernels"]
-
-_LOW32 = 0xFFFFFFFF
 
 
 def _builtin(activation) -> str | None:
     return activation.name if type(activation).__module__ == "xpnet.activations" else None
-
-
-def _mul32(x, k: int):
-    """(x * k) mod 2**32 for int64 x in [0, 2**32) and a 32-bit constant k, without overflow."""
-    low = (x & 0xFFFF) * k
-    high = ((x >> 16) * (k & 0xFFFF)) << 16
-    return (low + high) & _LOW32
 
 
 class TorchKernels(Kernels):
@@ -78,15 +68,3 @@ class TorchKernels(Kernels):
             s_new = torch.mul(s, beta2).addcmul_(dW, dW, value=1.0 - beta2)
         denom = torch.div(s_new, correction2).sqrt_().add_(epsilon)
         return torch.addcdiv(W, v_new, denom, value=-learning_rate / correction1), v_new, s_new
-
-    def dropout_mask(self, like, keep_prob, seed, step):
-        import torch
-
-        k1, k2 = dropout_keys(seed, step)
-        x = torch.arange(like.numel(), dtype=torch.int64, device=like.device)
-        x = _mul32(x ^ k1, k2)
-        x = _mul32(x ^ (x >> 16), MIX_A)
-        x = _mul32(x ^ (x >> 15), MIX_B)
-        x = x ^ (x >> 16)
-        kept = (x < keep_threshold(keep_prob)).reshape(like.shape)
-        return kept.to(like.dtype).mul_(1.0 / keep_prob)
