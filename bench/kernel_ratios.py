@@ -159,7 +159,7 @@ def _plain_torch_adam(case, steps):
             opt.zero_grad(set_to_none=True)
             cost.backward()
             opt.step()
-            float(cost)  # fit reads each epoch's cost too
+            float(cost.detach())  # fit reads each epoch's cost too
 
     return run
 

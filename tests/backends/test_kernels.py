@@ -277,3 +277,27 @@ def test_memory_is_freed_after_an_out_of_memory_rollback(monkeypatch):
     assert freed == [True]
     for k, v in net.parameters().items():
         np.testing.assert_array_equal(v, before[k])
+
+
+def test_a_relu_step_on_dask_is_a_flat_graph():
+    """One training step's graph grows with the chunks only, never with a layer's rows."""
+    pytest.importorskip("dask.array")
+    from xpnet import losses
+
+    def tasks(rows, chunks):
+        backend = xn.get_backend("dask", chunks=chunks)
+        net = xn.Sequential([xn.Dense(rows, activation="relu"), xn.Dense(3, activation="softmax")],
+                            input_size=5, backend=backend, dtype="float32", seed=0)
+        g = np.random.default_rng(0)
+        X = backend.asarray_examples(g.standard_normal((5, 64)), "float32")
+        Y = backend.asarray_examples(np.eye(3)[:, g.integers(0, 3, 64)], "float32")
+        AL, caches = net.forward(X, training=True)
+        grads = net.backward(AL, Y, caches, losses.get("categorical_crossentropy"))
+        keys = set()
+        for array in grads.values():
+            keys |= set(array.__dask_graph__().keys())
+        return len(keys)
+
+    assert tasks(rows=8, chunks=16) == tasks(rows=4096, chunks=16)  # a wide layer adds no tasks
+    per_chunk = (tasks(rows=8, chunks=8) - tasks(rows=8, chunks=16)) / 4  # 8 chunks vs 4
+    assert 0 < per_chunk < 40
