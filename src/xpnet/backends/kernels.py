@@ -83,6 +83,14 @@ class Kernels:
         """
         return activation.backward(dA, Z, A)
 
+    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True):
+        """``(dA_prev, dW, db)`` of Z = W A_prev + b: dW = dZ A_prev^T, db = sum of dZ's columns,
+        dA_prev = W^T dZ (None when not needed). The 1/m is already inside dZ."""
+        xp = _namespace(dZ)
+        dW = dZ @ A_prev.T
+        db = xp.sum(dZ, axis=1, keepdims=True)
+        return (W.T @ dZ if need_dA_prev else None), dW, db
+
     def cross_entropy_dZ(self, A, Y, denominator: float):
         """dJ/dZ of a fused sigmoid/softmax + cross-entropy pair: (A - Y) / denominator."""
         return (A - Y) / denominator
