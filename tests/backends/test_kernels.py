@@ -139,6 +139,20 @@ def test_optimiser_updates_match_generic_and_never_write_their_inputs(backend, d
     np.testing.assert_allclose(_host(backend, fast[0]), hosts[0] - 0.1 * hosts[1], **TOL[dtype])
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_all_finite_matches_generic(backend, dtype):
+    clean = [_put(backend, _data((3, 4), seed=k), dtype) for k in range(3)]
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        host = _data((3, 4), seed=5)
+        host[1, 2] = bad
+        arrays = clean + [_put(backend, host, dtype)]
+        for kernels in (backend.kernels, GENERIC):
+            assert bool(_host(backend, kernels.all_finite(clean)))
+            assert not bool(_host(backend, kernels.all_finite(arrays)))
+    big = _put(backend, np.full((3, 4), 1e30 if dtype == "float32" else 1e300), dtype)
+    assert bool(_host(backend, backend.kernels.all_finite([big, big])))  # large is not infinite
+
+
 # -- the dropout generator -------------------------------------------------------------------
 def _python_mask(shape, keep_prob, seed, step):
     """The generator written out on Python ints: the specification the kernels implement."""

@@ -118,6 +118,16 @@ class Kernels:
         s = (1.0 - beta2) * dW * dW if s is None else beta2 * s + (1.0 - beta2) * dW * dW
         return W - learning_rate * (v / correction1) / (xp.sqrt(s / correction2) + epsilon), v, s
 
+    # -- checks ---------------------------------------------------------------------------------
+    def all_finite(self, arrays):
+        """A 0-d boolean device array: every element of every array is finite (no host sync)."""
+        flag = None
+        for W in arrays:
+            xp = _namespace(W)
+            ok = xp.all(xp.isfinite(W))
+            flag = ok if flag is None else xp.logical_and(flag, ok)
+        return flag
+
     # -- dropout ------------------------------------------------------------------------------
     def dropout_mask(self, like, keep_prob: float, seed: int, step: int):
         """D / keep_prob for inverted dropout, in ``like``'s shape, dtype and device.
