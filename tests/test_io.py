@@ -288,3 +288,18 @@ def test_a_killed_training_resumes_to_the_uninterrupted_result(tmp_path):
     straight = _net()
     straight.fit(X, Y, optimizer=xn.Adam(0.01), epochs=epochs, batch_size=16)
     _same_state(straight, resumed)
+
+
+def test_resume_with_dropout_draws_the_uninterrupted_masks(tmp_path):
+    X, Y = planar_xor(m=64)
+    path = tmp_path / "ck.npz"
+
+    def net(seed):
+        return xn.Sequential([xn.Dense(8, activation="tanh"), xn.Dropout(0.7), xn.Dense(1, activation="sigmoid")],
+                             input_size=2, backend="numpy", dtype="float64", seed=seed)
+
+    net(3).fit(X, Y, optimizer=xn.Adam(0.01), epochs=3, batch_size=16, checkpoint_every=3, checkpoint_path=path)
+    resumed = net(77)  # another seed: the masks' key and counter must come from the checkpoint
+    hist = resumed.fit(X, Y, optimizer=xn.Adam(0.01), epochs=6, batch_size=16, resume_from=path)
+    full = net(3).fit(X, Y, optimizer=xn.Adam(0.01), epochs=6, batch_size=16)
+    assert hist.costs == full.costs

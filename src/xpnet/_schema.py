@@ -64,6 +64,10 @@ def check_header(h: dict, path: str = "<header>") -> None:
           f"must be an int >= 0, got {h.get('epochs_trained')!r}")
     _need(h.get("shuffle_rng") is None or isinstance(h["shuffle_rng"], dict), path, "shuffle_rng",
           "must be a generator state (object) or null")
+    dropout = h.get("dropout", {})
+    _need(isinstance(dropout, dict) and all(
+        k.isdigit() and isinstance(v, list) and len(v) == 2 and all(is_int(n) and 0 <= n < 2**64 for n in v)
+        for k, v in dropout.items()), path, "dropout", "must be an object of layer index -> [seed, step] (ints >= 0)")
     history = h.get("history")
     _need(isinstance(history, dict), path, "history", "must be an object of per-epoch lists")
     for key, values in history.items():

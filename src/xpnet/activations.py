@@ -5,12 +5,12 @@ Each activation is a small object with ``forward(Z) -> A`` and
 derivatives are cheapest from the output (sigmoid: A(1 - A), tanh: 1 - A^2). Element-wise
 activations also expose ``derivative(Z)`` = g'(Z), the course's ``g'``.
 
-All code is array-API only: the namespace comes from the input array.
+All code is array-API only: the namespace comes from the input array. These methods are the
+portable, gradient-checked reference; a training step reaches them through its backend's
+kernels (:mod:`xpnet.backends.kernels`), which may compute the same values faster.
 """
 
 from __future__ import annotations
-
-import math
 
 from array_api_compat import array_namespace
 
@@ -56,14 +56,6 @@ class Activation:
     def backward(self, dA, Z, A):
         """dZ = dA * g'(Z)."""
         return dA * self.derivative(Z)
-
-    def backward_inplace(self, dA, Z, A):
-        """Like :meth:`backward`, but may overwrite ``dA`` with dZ to save an allocation.
-
-        Only for gradients the caller owns and no longer needs (layers use it on the
-        network's own temporaries); the default simply calls :meth:`backward`.
-        """
-        return self.backward(dA, Z, A)
 
     def __call__(self, Z):
         """g(Z), after checking that Z is a floating-point array (``forward`` skips the check)."""
@@ -118,9 +110,6 @@ class Tanh(Activation):
         return dA * (1.0 - A * A)
 
 
-_MASK_BLOCK = 1 << 16
-
-
 class ReLU(Activation):
     """max(0, z); g'(0) is taken as 0."""
 
@@ -137,23 +126,7 @@ class ReLU(Activation):
 
     def backward(self, dA, Z, A):
         # The mask is rebuilt from A (A > 0 exactly where Z > 0), so Z need not be kept.
-        return dA * self._mask(A, dA.dtype)
-
-    def backward_inplace(self, dA, Z, A):
-        # In blocks of rows, so the float mask stays small (~64k elements) however large the
-        # layer: a full-size mask would sit beside dA and A at the backward pass's peak.
-        rows = A.shape[0]
-        step = max(1, _MASK_BLOCK // max(1, math.prod(A.shape[1:])))
-        for start in range(0, rows, step):
-            block = slice(start, min(start + step, rows))
-            dA[block, ...] *= self._mask(A[block, ...], dA.dtype)
-        return dA
-
-    @staticmethod
-    def _mask(A, dtype):
-        # A multiply by a 0/1 float mask, not where() or a masked assignment: those branch on
-        # every element and ran ten times slower on NumPy (4 ms vs 0.4 ms for 1024 x 1024).
-        return array_namespace(A).astype(A > 0, dtype)
+        return dA * array_namespace(A).astype(A > 0, dA.dtype)
 
 
 class LeakyReLU(Activation):

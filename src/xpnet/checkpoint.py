@@ -23,7 +23,7 @@ from . import losses as _losses
 from . import optim as _optim
 from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
 from .io import FORMAT, FORMAT_VERSION, BuildBudget, TrainingState, read_state, write_state
-from .layers import layer_from_config
+from .layers import Dropout, layer_from_config
 
 __all__ = ["Checkpoint", "prepare_resume", "state_of", "restore", "expected_shapes", "save_state"]
 
@@ -56,6 +56,8 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
         "optimizer": optimizer,
         "epochs_trained": int(net.epochs_trained),
         "shuffle_rng": net.shuffle_rng.bit_generator.state,
+        # Dropout masks are a hash of (seed, step, element): a resume needs both to draw the same masks.
+        "dropout": {str(i): [layer.seed, layer.step] for i, layer in enumerate(net.layers) if isinstance(layer, Dropout)},
         "history": {k: [_finite_or_none(v) for v in values] for k, values in (history or {}).items()},
         "metadata": metadata or {},
         "parameters": sorted(net.parameters()),
@@ -160,6 +162,11 @@ def restore(net, state: TrainingState, optimizer=None):
         except Exception as exc:
             raise _fail(path, "shuffle_rng", f"unusable generator state: {exc}") from None
         net.shuffle_rng.bit_generator.state = header["shuffle_rng"]
+    for index, (seed, step) in header.get("dropout", {}).items():
+        layer = net.layers[int(index)] if int(index) < len(net.layers) else None
+        if not isinstance(layer, Dropout):
+            raise _fail(path, "dropout", f"layer {index} is not a Dropout layer")
+        layer.seed, layer.step = seed, step
     return net
 
 

@@ -109,6 +109,9 @@ def write_state(path, header: dict, arrays: dict) -> str:
     same name are removed. Path problems raise :class:`~xpnet.errors.XpnetValueError`.
     """
     path, directory = _check_target(path)
+    # C order on disk whatever the device's layout (a BLAS-friendly update can leave W transposed
+    # in memory): the reader accepts C order only.
+    arrays = {name: np.ascontiguousarray(value) for name, value in arrays.items()}
     header = dict(header, digest=digest(header, arrays))
     members = dict(arrays)
     members[HEADER] = np.frombuffer(json.dumps(header).encode("utf-8"), dtype=np.uint8)

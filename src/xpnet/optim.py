@@ -1,8 +1,10 @@
 """Optimisers: turn gradients into new parameters.
 
 Updates are functional (``W = W - learning_rate * dW`` builds a new array), which every
-backend supports, lazy ones included. An optimiser keeps its state (velocities, moments)
-keyed by parameter name, on the model's device.
+backend supports, lazy ones included; the arithmetic is the backend's kernel
+(:mod:`xpnet.backends.kernels`), which never writes the old parameters or state, so the
+training loop can keep them as its snapshot. An optimiser keeps its state (velocities,
+moments) keyed by parameter name, on the model's device.
 
 The optimiser protocol: ``update(params, grads) -> new params`` where ``params`` maps
 ``"W1"`` to W1 and ``grads`` maps ``"dW1"`` to dW1 (the course's names).
@@ -13,6 +15,7 @@ from __future__ import annotations
 
 from ._friendly import keras_hints
 from ._validation import check_number, check_positive
+from .backends.kernels import kernels_of
 from .errors import XpnetTypeError, XpnetValueError
 
 __all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "get"]
@@ -60,7 +63,7 @@ class GradientDescent(Optimizer):
 
     def update(self, params, grads):
         lr = self.learning_rate
-        return {name: W - lr * grads["d" + name] for name, W in params.items()}
+        return {name: kernels_of(W).gd_update(W, grads["d" + name], lr) for name, W in params.items()}
 
 
 def _beta(name, value) -> float:
@@ -82,11 +85,9 @@ class Momentum(Optimizer):
         self.iterations += 1
         new = {}
         for name, W in params.items():
-            dW = grads["d" + name]
-            v = self.state.get("v_" + name)
-            v = (1.0 - beta) * dW if v is None else beta * v + (1.0 - beta) * dW
-            self.state["v_" + name] = v
-            new[name] = W - lr * v
+            new[name], self.state["v_" + name] = kernels_of(W).momentum_update(
+                W, grads["d" + name], self.state.get("v_" + name), lr, beta
+            )
         return new
 
     def get_config(self):
@@ -102,18 +103,13 @@ class RMSprop(Optimizer):
         self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
-        from array_api_compat import array_namespace
-
         lr, beta, eps = self.learning_rate, self.beta, self.epsilon
         self.iterations += 1
         new = {}
         for name, W in params.items():
-            dW = grads["d" + name]
-            xp = array_namespace(dW)
-            s = self.state.get("s_" + name)
-            s = (1.0 - beta) * dW * dW if s is None else beta * s + (1.0 - beta) * dW * dW
-            self.state["s_" + name] = s
-            new[name] = W - lr * dW / (xp.sqrt(s) + eps)
+            new[name], self.state["s_" + name] = kernels_of(W).rmsprop_update(
+                W, grads["d" + name], self.state.get("s_" + name), lr, beta, eps
+            )
         return new
 
     def get_config(self):
@@ -135,21 +131,17 @@ class Adam(Optimizer):
         self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
-        from array_api_compat import array_namespace
-
         lr, b1, b2, eps = self.learning_rate, self.beta1, self.beta2, self.epsilon
         self.iterations += 1
         t = self.iterations
         correction1, correction2 = 1.0 - b1**t, 1.0 - b2**t
         new = {}
         for name, W in params.items():
-            dW = grads["d" + name]
-            xp = array_namespace(dW)
             v, s = self.state.get("v_" + name), self.state.get("s_" + name)
-            v = (1.0 - b1) * dW if v is None else b1 * v + (1.0 - b1) * dW
-            s = (1.0 - b2) * dW * dW if s is None else b2 * s + (1.0 - b2) * dW * dW
+            new[name], v, s = kernels_of(W).adam_update(
+                W, grads["d" + name], v, s, lr, b1, b2, eps, correction1, correction2
+            )
             self.state["v_" + name], self.state["s_" + name] = v, s
-            new[name] = W - lr * (v / correction1) / (xp.sqrt(s / correction2) + eps)
         return new
 
     def get_config(self):

@@ -233,6 +233,7 @@ def train(
             if not backend.is_out_of_memory(exc):
                 raise
             rollback()
+            backend.free_memory()
             raise out_of_memory_error(backend, epoch, batch_size, m) from exc
         if not math.isfinite(value) or not finite_params:
             rollback()
@@ -267,10 +268,7 @@ def epoch_status(backend, epoch_cost, params: dict) -> tuple[float, bool]:
     One sync per epoch on a GPU, one compute per epoch on dask, whatever the network's size.
     """
     xp = backend.xp
-    finite = None
-    for W in params.values():
-        flag = xp.all(xp.isfinite(W))
-        finite = flag if finite is None else xp.logical_and(finite, flag)
+    finite = backend.kernels.all_finite(params.values()) if params else None
     if finite is None:
         return float(epoch_cost), True
     cost, ok = backend.to_numpy(xp.stack([epoch_cost, xp.astype(finite, epoch_cost.dtype)]))

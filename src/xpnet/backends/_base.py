@@ -123,6 +123,24 @@ class Backend:
         """
         return (cost, params, *state)
 
+    @property
+    def kernels(self):
+        """The fused training-step kernels for this backend's library.
+
+        A :class:`~xpnet.backends.kernels.Kernels`: the generic array-API implementation,
+        with this library's overrides where they measurably win.
+        """
+        from .kernels import kernels_for
+
+        return kernels_for(self)
+
+    def free_memory(self) -> None:
+        """Hand cached device memory back to the device (after an out-of-memory error).
+
+        Libraries that keep a memory pool (CuPy, torch on CUDA) release its unused blocks;
+        on the host there is nothing to do.
+        """
+
     def synchronize(self) -> None:
         """Wait until queued device work is done (a no-op on the CPU)."""
 

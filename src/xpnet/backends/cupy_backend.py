@@ -45,6 +45,16 @@ def _cupy_status() -> tuple[bool, str]:
     return True, ""
 
 
+def _device_count() -> int | None:
+    """The number of CUDA devices CuPy sees, or None when it cannot tell (then nothing is checked)."""
+    try:
+        import cupy
+
+        return int(cupy.cuda.runtime.getDeviceCount())
+    except Exception:
+        return None
+
+
 @dataclass(frozen=True)
 class CupyBackend(Backend):
     """CuPy arrays on one CUDA device (``device`` is the device index, default 0)."""
@@ -53,11 +63,22 @@ class CupyBackend(Backend):
     device: object = None
 
     def __post_init__(self):
-        if self.device is None:
-            object.__setattr__(self, "device", 0)
-        elif not isinstance(self.device, int):
-            dev = getattr(self.device, "id", self.device)
-            object.__setattr__(self, "device", int(dev))
+        from ..errors import XpnetValueError
+
+        dev = 0 if self.device is None else getattr(self.device, "id", self.device)
+        if isinstance(dev, bool) or not isinstance(dev, int):
+            if isinstance(dev, str) and dev.strip().isdigit():
+                dev = int(dev)
+            else:
+                raise XpnetValueError(f"a cupy device is a CUDA device index (0, 1, ...), got {self.device!r}")
+        count = _device_count()
+        if dev < 0 or (count is not None and dev >= count):
+            have = "no CUDA device" if not count else f"{count} CUDA device{'s' if count > 1 else ''} (0..{count - 1})"
+            raise XpnetValueError(
+                f"cupy device {dev} does not exist: this machine has {have}; "
+                f"use cupy:0{f' ... cupy:{count - 1}' if count and count > 1 else ''} or set CUDA_VISIBLE_DEVICES"
+            )
+        object.__setattr__(self, "device", dev)
 
     @classmethod
     def is_available(cls) -> bool:
@@ -110,6 +131,15 @@ class CupyBackend(Backend):
 
         with cupy.cuda.Device(self.device):
             cupy.cuda.get_current_stream().synchronize()
+
+    def free_memory(self) -> None:
+        # CuPy keeps freed blocks in its pools for reuse; after an out-of-memory error they
+        # would stay reserved, so the retry (a smaller batch) could fail again.
+        import cupy
+
+        with cupy.cuda.Device(self.device):
+            cupy.get_default_memory_pool().free_all_blocks()
+        cupy.get_default_pinned_memory_pool().free_all_blocks()
 
     def is_out_of_memory(self, exc: BaseException) -> bool:
         # cupy.cuda.memory.OutOfMemoryError derives from MemoryError. cuBLAS/cuSOLVER and the

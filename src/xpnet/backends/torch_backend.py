@@ -119,6 +119,12 @@ class TorchBackend(Backend):
         elif self.device.type == "mps":
             torch.mps.synchronize()
 
+    def free_memory(self) -> None:
+        import torch
+
+        if self.device.type == "cuda":
+            torch.cuda.empty_cache()
+
     def context(self):
         import contextlib
 

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 from .. import activations as _activations
 from .. import initializers as _initializers
 from .._validation import check_positive_int
+from ..backends.kernels import kernels_of
 from ..errors import XpnetTypeError, XpnetValueError
 from .base import Layer, register_layer
 
@@ -90,26 +91,20 @@ class Dense(Layer):
     def forward(self, A_prev, training=False):
         W, b = self.params["W"], self.params["b"]
         Z = W @ A_prev
-        Z += b  # in place on the fresh product: no second (n_l, m) temporary
-        A = self.activation.forward(Z)
-        return A, DenseCache(A_prev, Z if self.keeps_Z else None, A)
+        Z, A = kernels_of(Z).bias_activation(Z, b, self.activation, keep_Z=self.keeps_Z)
+        return A, DenseCache(A_prev, Z, A)
 
     def backward(self, dA, cache, need_dA_prev=True):
         # dA is the network's own temporary (the loss's gradient or the next layer's
-        # dA_prev), so the activation may overwrite it to make dZ.
-        dZ = self.activation.backward_inplace(dA, cache.Z, cache.A)
+        # dA_prev), so the kernel may overwrite it to make dZ.
+        dZ = kernels_of(dA).activation_backward(self.activation, dA, cache.Z, cache.A)
         cache.Z = cache.A = None  # consumed: free them before dA_prev is allocated
         return self.backward_from_dZ(dZ, cache, need_dA_prev)
 
     def backward_from_dZ(self, dZ, cache, need_dA_prev=True):
         """The linear part of backward, from dZ (used directly by fused output pairs)."""
-        from array_api_compat import array_namespace
-
-        xp = array_namespace(dZ)
         # The 1/m of the course's dW = (1/m) dZ A_prev^T is already inside dZ (see losses).
-        dW = dZ @ cache.A_prev.T
-        db = xp.sum(dZ, axis=1, keepdims=True)
-        dA_prev = self.params["W"].T @ dZ if need_dA_prev else None
+        dA_prev, dW, db = kernels_of(dZ).linear_backward(dZ, cache.A_prev, self.params["W"], need_dA_prev)
         return dA_prev, {"W": dW, "b": db}
 
     def logits(self, cache):

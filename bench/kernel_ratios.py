@@ -1,0 +1,265 @@
+"""The backend-kernel targets as measured ratios, one run, interleaved, minimum of repetitions.
+
+    PYTHONPATH=src python bench/kernel_ratios.py [--only course gemm dropout torch dask] [--json PATH]
+
+* ``course``: ``fit``'s per-epoch time on the course net [12288, 20, 7, 5, 1], m = 209,
+  float32, against the tuned hand-written NumPy step (:class:`xpnet.benchmarks.HandwrittenStep`);
+  target <= 1.0x.
+* ``gemm``: the GEMM-bound net [784, 1024, 1024, 10], m = 8192, float32: the share of a ``fit``
+  epoch spent in its matrix products (target >= 90%) and a step's peak memory against the
+  theoretical minimum (target <= 1.5x).
+* ``dropout``: one 1024 x 8192 float32 mask from the kernels against the host draw it replaced.
+* ``torch``: the torch backend against the NumPy backend and a plain PyTorch loop of the same
+  math (nn.Linear + autograd + torch.optim.Adam), course net and 784-256-10 Adam (target <= 1.25x).
+* ``dask``: a 2-worker LocalCluster, 784-256(relu)-10, m = 100,000 in chunks, against NumPy on
+  the same cores (target <= 2x), and the size of one step's graph.
+
+Every timing is the minimum of several repetitions, the compared implementations
+alternating, so that a burst of load from elsewhere hits both. ``--small`` shrinks every case
+(the test suite runs it that way so the script cannot rot).
+"""
+
+from __future__ import annotations
+
+import argparse
+import gc
+import json
+import math
+import sys
+import time
+from pathlib import Path
+
+import numpy as np
+
+import xpnet as xn
+from xpnet import benchmarks as xb
+
+
+CLOCK = time.perf_counter
+
+
+def interleaved(fns: dict, rounds: int) -> dict:
+    """Minimum seconds of each callable over ``rounds`` alternating calls (after one warm-up each).
+
+    The clock is wall time, or the process's CPU time with ``--cpu-time`` (robust to being
+    descheduled on a shared machine; meaningful with one BLAS thread, as spinning BLAS
+    threads count as CPU time too).
+    """
+    for fn in fns.values():
+        fn()
+    best = {name: math.inf for name in fns}
+    gc_enabled = gc.isenabled()
+    gc.disable()
+    try:
+        for _ in range(rounds):
+            for name, fn in fns.items():
+                start = CLOCK()
+                fn()
+                best[name] = min(best[name], CLOCK() - start)
+    finally:
+        if gc_enabled:
+            gc.enable()
+    return best
+
+
+def _net(case, backend="numpy", dtype="float32"):
+    params, X, Y = xb.make_problem(case, dtype)
+    layers = [xn.Dense(n, activation=a) for n, a in zip(case.dims[1:], case.activations)]
+    net = xn.Sequential(layers, input_size=case.dims[0], backend=backend, dtype=dtype, seed=0)
+    net.set_parameters(params)
+    return net, net.backend.asarray(X, dtype), net.backend.asarray(Y, dtype)
+
+
+def fit_epoch(case, backend="numpy", epochs=5, optimizer=None):
+    """A callable running ``epochs`` full-batch epochs of ``fit``; its time / epochs is one epoch."""
+    net, X, Y = _net(case, backend)
+
+    def run():
+        opt = optimizer() if optimizer else xn.GradientDescent(case.learning_rate)
+        net.fit(X, Y, optimizer=opt, epochs=epochs, loss=case.loss)
+        net.backend.synchronize()
+
+    return run
+
+
+def course(small=False, rounds=9):
+    case = xb.CASES["course"].with_m(8) if small else xb.CASES["course"]
+    # fit's one-off input checks are per call, not per epoch: amortise them as the course's
+    # 2,500-epoch run does.
+    epochs = 2 if small else 25
+    hand = xb.HandwrittenStep(case, "float32")
+
+    def hand_epochs():
+        for _ in range(epochs):
+            hand()
+
+    t = interleaved({"fit": fit_epoch(case, epochs=epochs), "handwritten": hand_epochs}, rounds)
+    return {"case": "course [12288,20,7,5,1] m=%d float32" % case.m, "fit_epoch_s": t["fit"] / epochs,
+            "handwritten_step_s": t["handwritten"] / epochs, "ratio": t["fit"] / t["handwritten"], "target": "<= 1.0"}
+
+
+def gemm(small=False, rounds=5):
+    case = xb.CASES["gemm"].with_m(64) if small else xb.CASES["gemm"]
+    g = np.random.default_rng(1)
+    A = [g.standard_normal((n, case.m)).astype(np.float32) for n in case.dims]
+    W = [None] + [g.standard_normal((case.dims[l], case.dims[l - 1])).astype(np.float32)
+                  for l in range(1, len(case.dims))]
+
+    def products():  # the step's matrix products on arrays of the same shapes
+        for l in range(1, len(case.dims)):
+            W[l] @ A[l - 1]
+            A[l] @ A[l - 1].T
+            if l > 1:
+                W[l].T @ A[l]
+
+    epochs = 2
+    fit = fit_epoch(case, epochs=epochs)
+    hand = xb.HandwrittenStep(case, "float32")
+    t = interleaved({"fit": fit, "products": products, "handwritten": hand}, rounds)
+    memory = xb.peak_memory(lambda: xb.XpnetStep(case, "float32"), case, "float32")
+    return {"case": "gemm [784,1024,1024,10] m=%d float32" % case.m, "fit_epoch_s": t["fit"] / epochs,
+            "matmul_s": t["products"], "matmul_fraction": t["products"] / (t["fit"] / epochs),
+            "handwritten_step_s": t["handwritten"], "fit_vs_handwritten": t["fit"] / epochs / t["handwritten"],
+            "peak_memory_ratio": memory["ratio"], "targets": "matmul >= 0.90, memory <= 1.5"}
+
+
+def dropout(small=False, rounds=7):
+    shape = (64, 128) if small else (1024, 8192)
+    A = np.ones(shape, dtype=np.float32)
+    layer_seed, host = 12345, np.random.default_rng(0)
+    kernels = xn.get_backend("numpy").kernels
+    steps = iter(range(10**9))
+
+    def device_kernel():
+        return kernels.dropout_mask(A, 0.8, layer_seed, next(steps))
+
+    def host_draw():  # what it replaced: a host draw, a boolean copy, a cast, a scale
+        D = np.array(host.random(shape) < 0.8, dtype=bool, copy=True).astype(np.float32)
+        return D / 0.8
+
+    t = interleaved({"kernel": device_kernel, "host": host_draw}, rounds)
+    return {"shape": list(shape), "kernel_s": t["kernel"], "host_draw_s": t["host"], "ratio": t["kernel"] / t["host"]}
+
+
+def _plain_torch_adam(case, steps):
+    """nn.Linear layers + autograd + torch.optim.Adam: the same math as xpnet's fit."""
+    import torch
+
+    params, X, Y = xb.make_problem(case, "float32")
+    layers = []
+    for l in range(1, len(case.dims)):
+        lin = torch.nn.Linear(case.dims[l - 1], case.dims[l])
+        with torch.no_grad():
+            lin.weight.copy_(torch.from_numpy(params[f"W{l}"]))
+            lin.bias.zero_()
+        layers.append(lin)
+    Xt, Yt = torch.from_numpy(X.T.copy()), torch.from_numpy(Y.T.copy())
+    opt = torch.optim.Adam([p for lin in layers for p in lin.parameters()], lr=1e-3)
+
+    def run():
+        for _ in range(steps):
+            A = Xt
+            for l, lin in enumerate(layers):
+                Z = lin(A)
+                A = torch.relu(Z) if l < len(layers) - 1 else Z
+            if case.loss == "binary_crossentropy":
+                cost = torch.nn.functional.binary_cross_entropy_with_logits(Z, Yt)
+            else:
+                cost = -(Yt * torch.log_softmax(Z, dim=1)).sum() / Z.shape[0]
+            opt.zero_grad(set_to_none=True)
+            cost.backward()
+            opt.step()
+            float(cost.detach())  # fit reads each epoch's cost too
+
+    return run
+
+
+def torch_ratios(small=False, rounds=7):
+    import torch
+
+    torch.set_num_threads(xb.blas_threads() or 2)
+    cases = {"course": xb.CASES["course"],
+             "784-256-10": xb.Case("784-256-10", (784, 256, 10), 8192, ("relu", "softmax"),
+                                   "categorical_crossentropy", 1e-3)}
+    out = {}
+    epochs = 3
+    for name, case in cases.items():
+        case = case.with_m(16) if small else case
+        adam = lambda: xn.Adam(1e-3)  # noqa: E731
+        t = interleaved({"torch_backend": fit_epoch(case, "torch", epochs, adam),
+                         "numpy_backend": fit_epoch(case, "numpy", epochs, adam),
+                         "plain_torch": _plain_torch_adam(case, epochs)}, rounds)
+        out[name] = {"m": case.m, "epoch_s": {k: v / epochs for k, v in t.items()},
+                     "torch_vs_numpy": t["torch_backend"] / t["numpy_backend"],
+                     "torch_vs_plain_torch": t["torch_backend"] / t["plain_torch"], "target": "<= 1.25 both"}
+    return out
+
+
+def dask_ratios(small=False, rounds=2):
+    from distributed import Client, LocalCluster
+
+    m, chunk = (2000, 500) if small else (100_000, 12_500)
+    case = xb.Case("dask", (784, 256, 10), m, ("relu", "softmax"), "categorical_crossentropy", 0.1)
+    _, X, Y = xb.make_problem(case, "float32")
+    epochs = 2
+    with LocalCluster(n_workers=2, threads_per_worker=1, dashboard_address=":0", processes=True) as cluster, \
+            Client(cluster) as client:
+        backend = xn.get_backend("dask", client=client, chunks=chunk)
+        net = xn.Sequential([xn.Dense(256, activation="relu"), xn.Dense(10, activation="softmax")],
+                            input_size=784, backend=backend, dtype="float32", seed=0)
+        Xd, Yd = backend.asarray_examples(X, "float32"), backend.asarray_examples(Y, "float32")
+        np_net = xn.Sequential([xn.Dense(256, activation="relu"), xn.Dense(10, activation="softmax")],
+                               input_size=784, backend="numpy", dtype="float32", seed=0)
+
+        def on_dask():
+            with backend.context():
+                net.fit(Xd, Yd, epochs=epochs, learning_rate=0.1)
+
+        def on_numpy():
+            np_net.fit(X, Y, epochs=epochs, learning_rate=0.1)
+
+        t = interleaved({"dask": on_dask, "numpy": on_numpy}, rounds)
+        # One step's graph, before it is evaluated: its layers and tasks per chunk.
+        with backend.context():
+            AL, caches = net.forward(Xd, training=True)
+            from xpnet import losses
+
+            loss = losses.get("categorical_crossentropy")
+            grads = net.backward(AL, Yd, caches, loss)
+            keys = set()
+            for array in grads.values():
+                keys |= set(array.__dask_graph__().keys())
+            tasks = len(keys)
+        n_chunks = Xd.numblocks[1]
+    return {"m": m, "chunks": n_chunks, "epoch_s": {k: v / epochs for k, v in t.items()},
+            "dask_vs_numpy": t["dask"] / t["numpy"], "tasks_per_step_graph": tasks,
+            "tasks_per_chunk": tasks / n_chunks, "target": "<= 2.0, flat graph"}
+
+
+CASES = {"course": course, "gemm": gemm, "dropout": dropout, "torch": torch_ratios, "dask": dask_ratios}
+
+
+def main(argv=None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--only", nargs="+", choices=list(CASES), default=list(CASES))
+    parser.add_argument("--small", action="store_true", help="tiny sizes (a smoke run)")
+    parser.add_argument("--cpu-time", action="store_true", help="time with the process's CPU time, not wall time")
+    parser.add_argument("--json", help="write the results here (e.g. bench/results/kernels-<date>.json)")
+    args = parser.parse_args(argv)
+    global CLOCK
+    CLOCK = time.process_time if args.cpu_time else time.perf_counter
+    results = {"machine": xb.machine_info(), "date": time.strftime("%Y-%m-%dT%H:%M:%S"),
+               "clock": "cpu" if args.cpu_time else "wall"}
+    for name in args.only:
+        try:
+            results[name] = CASES[name](small=args.small)
+        except ImportError as exc:
+            results[name] = {"skipped": f"{exc.__class__.__name__}: {exc}"}
+        print(name, json.dumps(results[name], default=str), flush=True)
+    if args.json:
+        Path(args.json).write_text(json.dumps(results, indent=1, default=str))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,81 @@
+"""Torch overrides of the kernel contract: native in-place and fused ops, no host syncs.
+
+Every hyperparameter stays a Python float (a tensor scalar read back with ``.item()`` would
+wait for the device), temporaries are reused with torch's in-place methods, and the
+optimiser updates use torch's fused ``addcmul``/``addcdiv``. The old parameters and state
+are never written (the training loop keeps them as its snapshot).
+
+The dropout mask is the generic one: its int64 hash needs no unsigned arithmetic, which
+torch lacks.
+"""
+
+from __future__ import annotations
+
+from ._generic_kernels import Kernels
+
+__all__ = ["TorchKernels"]
+
+
+def _builtin(activation) -> str | None:
+    return activation.name if type(activation).__module__ == "xpnet.activations" else None
+
+
+class TorchKernels(Kernels):
+    """Torch kernels (CPU, CUDA, MPS)."""
+
+    name = "torch"
+
+    def bias_activation(self, Z, b, activation, keep_Z=True):
+        Z.add_(b)
+        kind = _builtin(activation)
+        if keep_Z or kind not in ("relu", "tanh", "linear"):
+            return (Z if keep_Z else None), activation.forward(Z)
+        if kind == "relu":
+            Z.relu_()
+        elif kind == "tanh":
+            Z.tanh_()
+        return None, Z
+
+    def activation_backward(self, activation, dA, Z, A):
+        kind = _builtin(activation)
+        if kind == "linear":
+            return dA
+        if kind == "relu" and dA.shape == A.shape:
+            return dA.mul_(A > 0)
+        if kind == "tanh" and dA.shape == A.shape:
+            return dA.mul_(1.0 - A * A)
+        return super().activation_backward(activation, dA, Z, A)
+
+    def gd_update(self, W, dW, learning_rate):
+        import torch
+
+        return torch.add(W, dW, alpha=-learning_rate)
+
+    def momentum_update(self, W, dW, v, learning_rate, beta):
+        import torch
+
+        v_new = torch.mul(dW, 1.0 - beta) if v is None else torch.mul(v, beta).add_(dW, alpha=1.0 - beta)
+        return torch.add(W, v_new, alpha=-learning_rate), v_new
+
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+        import torch
+
+        if v is None or s is None:
+            v_new = torch.mul(dW, 1.0 - beta1)
+            s_new = torch.mul(dW, dW).mul_(1.0 - beta2)
+        else:
+            v_new = torch.mul(v, beta1).add_(dW, alpha=1.0 - beta1)
+            s_new = torch.mul(s, beta2).addcmul_(dW, dW, value=1.0 - beta2)
+        denom = torch.div(s_new, correction2).sqrt_().add_(epsilon)
+        return torch.addcdiv(W, v_new, denom, value=-learning_rate / correction1), v_new, s_new
+
+    def all_finite(self, arrays):
+        # W * 0 is 0 where W is finite and NaN where it is not: one sum tells, and costs a
+        # tenth of torch's isfinite + all (which makes several passes).
+        import torch
+
+        arrays = list(arrays)
+        if not arrays:
+            return None
+        total = torch.stack([torch.mul(W, 0.0).sum() for W in arrays]).sum()
+        return torch.isfinite(total)
