@@ -222,7 +222,7 @@ class DaskBackend(Backend):
 
     def _persist_one(self, x):
         client = self._client()
-        return client.persist(x) if client is not None else x.persist()
+        return _cluster.pinned(client, "persist", [x], self._homes)[0] if client is not None else x.persist()
 
     def persist(self, cost, params, *state):
         """Evaluate the step's cost, parameters and optimiser state in one call.
