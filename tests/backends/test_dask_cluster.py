@@ -161,3 +161,56 @@ def test_bad_addresses_and_clients():
     with dask.config.set({"distributed.comm.timeouts.connect": "0.5s"}):
         with pytest.raises(xn.XpnetValueError, match="cannot reach a dask scheduler at 'tcp://127.0.0.1:1'"):
             xn.get_backend("dask", client="tcp://127.0.0.1:1")
+
+
+def _write_rows(path, m, n_x, w, seed):
+    """A (m, n_x) float64 .npy written block by block (never whole in memory), and its labels."""
+    g = np.random.default_rng(seed)
+    X = np.lib.format.open_memmap(path / "X.npy", mode="w+", dtype=np.float64, shape=(m, n_x))
+    Y = np.lib.format.open_memmap(path / "Y.npy", mode="w+", dtype=np.float64, shape=(m,))
+    for a in range(0, m, 50_000):
+        block = g.normal(size=(min(50_000, m - a), n_x))
+        X[a:a + len(block)] = block
+        Y[a:a + len(block)] = block @ w > 0
+    X.flush(), Y.flush()
+    del X, Y
+
+
+@pytest.mark.slow
+def test_a_training_set_twice_the_workers_memory(tmp_path_factory):
+    """Worker processes with an enforced 200 MB limit each, an 816 MB file, mini-batches.
+
+    The workers read their chunks from the memory-mapped file; the run must end without a
+    worker being restarted (a worker over 95% of its limit is killed by its nanny). 200 MB,
+    not less: an idle worker process that has imported xpnet and dask.array already holds
+    about 115 MB, and a worker paused at 80% of its limit by unmanaged memory never resumes.
+    """
+    folder = tmp_path_factory.mktemp("out_of_core")
+    m, n_x, per, batch = 340_000, 300, 2_000, 20_000
+    w = np.random.default_rng(1).normal(size=n_x)
+    try:
+        _write_rows(folder, m, n_x, w, seed=2)
+        X, Y = open_npy(folder / "X.npy", chunks=per), open_npy(folder / "Y.npy", chunks=per)
+        with _local_cluster(memory_limit="200MB") as cluster, distributed.Client(cluster, set_as_default=False) as client:
+            backend = xn.get_backend("dask", client=client)
+            before = backend.metrics()
+            limits = [v["memory_limit"] for v in before.values()]
+            assert (folder / "X.npy").stat().st_size >= 2 * sum(limits)
+            pids = client.run(os.getpid)
+            net = _net(backend, n_x=n_x, hidden=8)
+            hist = net.fit(X, Y, learning_rate=0.5, epochs=1, batch_size=batch, shuffle=False)
+            assert client.run(os.getpid) == pids  # the same worker processes: none was restarted
+            after = backend.metrics()
+            spilled = sum(after[k]["spilled_bytes"] - before[k]["spilled_bytes"] for k in after)
+            sent = sum(after[k]["outgoing_bytes"] - before[k]["outgoing_bytes"] for k in after)
+            print(f"\nout-of-core: {m} examples, {(folder / 'X.npy').stat().st_size / 1e6:.0f} MB on disk, "
+                  f"limits {[f'{x / 1e6:.0f} MB' for x in limits]}, spilled {spilled / 1e6:.1f} MB, "
+                  f"sent between workers {sent / 1e6:.2f} MB in {-(-m // batch)} steps")
+        reference = _net("numpy", n_x=n_x, hidden=8)
+        mm_X, mm_Y = np.load(folder / "X.npy", mmap_mode="r"), np.load(folder / "Y.npy", mmap_mode="r")
+        expected = reference.fit(mm_X.T, mm_Y[None, :], learning_rate=0.5, epochs=1, batch_size=batch, shuffle=False)
+        del mm_X, mm_Y
+        np.testing.assert_allclose(hist.costs, expected.costs, rtol=1e-9)
+    finally:
+        for name in ("X.npy", "Y.npy"):
+            (folder / name).unlink(missing_ok=True)

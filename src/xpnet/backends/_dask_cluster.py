@@ -174,17 +174,23 @@ def placement(dsk: dict, client, homes_cache: dict) -> defaultdict:
             if where:
                 homes_cache[key] = sorted(where)[0]
     home = {k: homes_cache[k] for k in data if k in homes_cache}
-    # Tasks with no input on the cluster that belong to a chunked collection (file reads,
-    # random data): contiguous runs of blocks per worker.
-    source_blocks = Counter(_name(k) for k in dsk if not deps[k])
+    # Tasks that depend on no chunk already on the cluster but belong to a chunked collection
+    # (reads from a file, lazily generated data): contiguous runs of their blocks per worker.
+    blocks = defaultdict(list)
+    for key in dsk:
+        blocks[_name(key)].append(key)
+    rank = {}
+    for keys in blocks.values():
+        if len(keys) > 1:
+            for i, key in enumerate(sorted(keys, key=_block)):
+                rank[key] = workers[i * len(workers) // len(keys)]
     for key in _toposort(dsk, deps):
         votes = Counter(home[d] for d in deps[key] if d in home)
         if votes:
             best = max(votes.values())
             home[key] = min(w for w, n in votes.items() if n == best)
-        elif not deps[key] and source_blocks[_name(key)] > 1:
-            n = source_blocks[_name(key)]
-            home[key] = workers[min(len(workers) - 1, _block(key) * len(workers) // n)]
+        elif key in rank:
+            home[key] = rank[key]
     root = min(home.values()) if home else workers[0]
     pins = defaultdict(list(workers).copy)  # a key not seen here (none expected) may run anywhere
     pins.update({k: [home.get(k, root)] for k in dsk})
