@@ -59,6 +59,7 @@ def test_each_chunk_is_trained_where_it_lives(cluster):
     with distributed.Client(cluster, set_as_default=False) as client:
         backend = xn.get_backend("dask", client=client, chunks=per)
         Xd, Yd = backend.asarray_examples(X, "float64"), backend.asarray_examples(Y, "float64")
+        assert Xd.chunks[1] == (per,) * 4 and Yd.chunks[1] == (per,) * 4
         where = client.who_has(Xd)
         assert len({w for ws in where.values() for w in ws}) == 2  # the chunks are spread over both workers
         net = _net(backend, n_x=n_x)
@@ -68,12 +69,15 @@ def test_each_chunk_is_trained_where_it_lives(cluster):
         per_step = (_sent(client) - before) / epochs
         assert client.who_has(Xd) == where  # no chunk was copied anywhere
         trained = {name: xn.to_numpy(W) for name, W in net.parameters().items()}
+        proba = net.predict_proba(X)  # host in, host out
     twin = _net("numpy", n_x=n_x)
     twin.fit(X, Y, learning_rate=0.5, epochs=1)
     expected = twin.fit(X, Y, learning_rate=0.5, epochs=epochs).costs
     np.testing.assert_allclose(hist.costs, expected, rtol=1e-10)
     for name, W in twin.parameters().items():
         np.testing.assert_allclose(trained[name], W, rtol=0, atol=1.5e-8)
+    assert isinstance(proba, np.ndarray)
+    np.testing.assert_allclose(proba, twin.predict_proba(X), rtol=1e-10)
     param_bytes = sum(W.nbytes for W in twin.parameters().values())
     chunk_bytes = n_x * per * 8
     # Parameters out and gradients back, per worker, plus the cost: far below one X chunk
@@ -104,18 +108,21 @@ def test_the_active_client_is_used_then_results_compute_through_their_own_client
     X, Y = planar_xor(200, seed=5)
     backend = xn.get_backend("dask", chunks=100)
     assert "local threads" in backend.describe()
+    fit = dict(epochs=1, batch_size=100)
     with distributed.Client(cluster) as client:  # set as the default client
         assert backend.describe().startswith("dask (NumPy chunks, active client: scheduler ")
         net = _net(backend)
-        net.fit(X, Y, learning_rate=0.5, epochs=2)
+        hist = net.fit(X, Y, optimizer=xn.Adam(learning_rate=0.01), **fit)
         futures = dict(net.parameters()["W1"].__dask_graph__()).values()
         assert all(isinstance(f, distributed.Future) and f.client is client for f in futures)
+    np.testing.assert_allclose(hist.costs, _net("numpy").fit(X, Y, optimizer=xn.Adam(learning_rate=0.01), **fit).costs,
+                               rtol=1e-10)
     with distributed.Client(cluster, set_as_default=False) as other:  # not dask's default client
         net = _net(xn.get_backend("dask", client=other, chunks=100))
-        net.fit(X, Y, learning_rate=0.5, epochs=2)
+        net.fit(X, Y, learning_rate=0.5, epochs=1)
         W1 = xn.to_numpy(net.parameters()["W1"])  # outside fit: through the futures' own client
     twin = _net("numpy")
-    twin.fit(X, Y, learning_rate=0.5, epochs=2)
+    twin.fit(X, Y, learning_rate=0.5, epochs=1)
     np.testing.assert_allclose(W1, twin.parameters()["W1"], rtol=1e-10)
 
 
@@ -151,6 +158,16 @@ def test_cli_scheduler_needs_the_dask_backend(capsys):
 
     assert cli.main(["train", "--backend", "numpy", "--scheduler", "tcp://127.0.0.1:1", "--quiet"]) != 0
     assert "--scheduler is for --backend dask" in capsys.readouterr().err
+
+
+def test_dask_gpu_refuses_workers_without_a_gpu(cluster):
+    from xpnet.backends.cupy_backend import CupyBackend
+
+    if CupyBackend.is_available():
+        pytest.skip("these workers have a GPU: tools/gpu-check-dask.sh checks dask:gpu there")
+    with distributed.Client(cluster, set_as_default=False) as client:
+        with pytest.raises(xn.BackendUnavailableError, match="CUDA device on every worker; 2 have none"):
+            xn.get_backend("dask:gpu", client=client)
 
 
 def test_bad_addresses_and_clients():
