@@ -145,7 +145,9 @@ class DaskBackend(Backend):
             return x
         # The chunks become CuPy arrays on the workers. A client without a GPU cannot build
         # a CuPy meta, so dask then learns the chunk type when the tasks run.
-        meta = x._meta
+        from dask.array.utils import meta_from_array
+
+        meta = meta_from_array(x)
         if _has_gpu():
             import cupy
 
