@@ -99,7 +99,8 @@ def test_a_scheduler_address_connects_and_is_described(cluster):
         net = _net(backend)
         hist = net.fit(X, Y, learning_rate=0.5, epochs=2)
         np.testing.assert_allclose(hist.costs, _net("numpy").fit(X, Y, learning_rate=0.5, epochs=2).costs, rtol=1e-10)
-        assert distributed.client._get_global_client() is None  # the address did not become the default client
+        with pytest.raises(ValueError):  # the address did not become dask's default client
+            distributed.default_client()
     finally:
         backend.client.close()
 

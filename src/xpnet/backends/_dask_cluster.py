@@ -93,7 +93,7 @@ def describe_client(client) -> str:
 
 
 def _workers(client) -> list:
-    workers = sorted(client.scheduler_info().get("workers", {}))
+    workers = sorted(client.nthreads())
     if not workers:
         from ..errors import XpnetValueError
 

@@ -195,7 +195,7 @@ class DaskBackend(Backend):
         if per is None:
             per = max(1, DEFAULT_CHUNK_BYTES // max(1, rows * np.dtype(dtype).itemsize))
             if client is not None:
-                per = min(per, -(-m // max(1, len(client.scheduler_info().get("workers", {})))))
+                per = min(per, -(-m // max(1, len(client.nthreads()))))
             self._per_m[m] = per
         return (rows, min(per, m))
 
