@@ -160,6 +160,8 @@ def placement(dsk: dict, client, homes_cache: dict) -> defaultdict:
     scheduler is asked once per chunk, not once per step.
     """
     workers = _workers(client)
+    if len(homes_cache) > 100_000:  # keys of data long released: start afresh rather than grow
+        homes_cache.clear()
     deps = {k: _deps(dsk, k, v) for k, v in dsk.items()}
     # Inputs already on the cluster: chunks of a collection of several chunks are data
     # (their location is looked up); single-chunk ones (parameters, moments) go where needed.
