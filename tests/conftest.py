@@ -37,7 +37,7 @@ def backend(request):
     if name == "dask":
         # The suite's arrays are tiny: the synchronous scheduler runs the same graphs without
         # the thread pool's per-compute overhead (gradient checks compute thousands of costs).
-        # Threads and a distributed cluster are exercised in tests/test_dask.py.
+        # Threads and a distributed cluster are exercised in tests/backends/test_dask*.py.
         import dask
 
         with dask.config.set(scheduler="synchronous"):
@@ -91,7 +91,6 @@ SLOW = {
     ("test_resume_reaches_exactly_the_uninterrupted_parameters", "dask"),
     ("test_trajectory_equals_a_plain_numpy_reference", "dask"),
     ("test_grid_rows_equal_training_each_configuration_by_hand", "dask"),
-    ("test_local_cluster_matches_numpy_for_20_epochs", None),
 }
 
 

@@ -1,4 +1,7 @@
-"""The dask backend: parity with NumPy on a local cluster, a flat graph, data bigger than a worker."""
+"""The dask backend on the threaded scheduler: a flat graph, lazy files, options and errors.
+
+Clusters of worker processes are tested in test_dask_cluster.py.
+"""
 
 from __future__ import annotations
 
@@ -23,49 +26,6 @@ def _net(backend, n_x=2, seed=1, **kwargs):
 
 def _numpy_costs(X, Y, epochs, **fit):
     return _net("numpy", n_x=X.shape[0]).fit(X, Y, epochs=epochs, **fit).costs
-
-
-@pytest.fixture(scope="module")
-def cluster():
-    """Two in-process workers on loopback: starts in well under a second, always closed."""
-    with dask.config.set({"distributed.worker.memory.spill": False, "distributed.worker.memory.pause": False,
-                          "distributed.worker.memory.terminate": False}):
-        # ":0", not None: with None the scheduler still serves HTTP on port 8787 and warns
-        # (an error here) when another dask user on the machine holds it.
-        with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=False, protocol="tcp://", host="127.0.0.1",
-                                      dashboard_address=":0", memory_limit="8MB") as c:
-            yield c
-
-
-def test_local_cluster_matches_numpy_for_20_epochs(cluster):
-    X, Y = planar_xor(300, seed=4)
-    with distributed.Client(cluster, set_as_default=False) as client:
-        backend = xn.get_backend("dask", client=client, chunks=64)
-        net = _net(backend)
-        hist = net.fit(X, Y, learning_rate=0.5, epochs=20)
-        assert all(isinstance(v, da.Array) for v in net.parameters().values())
-        assert net.parameters()["W1"].numblocks == (1, 1)  # parameters: one chunk
-        np.testing.assert_allclose(hist.costs, _numpy_costs(X, Y, 20, learning_rate=0.5), rtol=1e-10, atol=0)
-        twin = _net("numpy")
-        twin.fit(X, Y, learning_rate=0.5, epochs=20)
-        np.testing.assert_allclose(net.predict_proba(X), twin.predict_proba(X), rtol=1e-10)
-        assert isinstance(net.predict_proba(X), np.ndarray)  # host in, host out
-        # The data were spread over the cluster in chunks of 64 examples.
-        assert backend.asarray_examples(X, "float64").chunks[1] == (64, 64, 64, 64, 44)
-
-
-def test_the_active_client_is_used_and_mini_batches_match(cluster):
-    X, Y = planar_xor(200, seed=5)
-    fit = dict(optimizer=xn.Adam(learning_rate=0.01), epochs=4, batch_size=48)
-    with distributed.Client(cluster) as client:  # the default client: no client= needed
-        with xn.use_backend("dask", chunks=50):
-            net = _net(None)
-        hist = net.fit(X, Y, **fit)
-        # The trained parameters were persisted by the active client: futures on its cluster.
-        chunks = dict(net.parameters()["W1"].__dask_graph__()).values()
-        assert all(isinstance(f, distributed.Future) and f.client is client for f in chunks)
-    fit["optimizer"] = xn.Adam(learning_rate=0.01)
-    np.testing.assert_allclose(hist.costs, _numpy_costs(X, Y, **fit), rtol=1e-10)
 
 
 class _Counter(Callback):
@@ -100,27 +60,6 @@ def test_graph_does_not_grow_and_no_step_computes_twice(make):
     assert computes_8 == per_fit + 8 * 2
     _, computes_batches = _graph_sizes(2, make(), batch_size=30)  # 4 batches an epoch: 4 persists, 1 float
     assert computes_batches == per_fit + 2 * (4 + 1)
-
-
-def test_training_set_larger_than_a_worker_memory_limit(cluster, tmp_path):
-    # 10 x 120_000 float64 = 9.6 MB on disk against an 8 MB limit per worker; read lazily in chunks.
-    g = np.random.default_rng(7)
-    X_rows = g.normal(size=(120_000, 10))
-    w = g.normal(size=10)
-    Y_rows = (X_rows @ w > 0).astype(np.float64)
-    np.save(tmp_path / "X.npy", X_rows)
-    np.save(tmp_path / "Y.npy", Y_rows)
-    limit = cluster.workers[0].memory_manager.memory_limit
-    assert (tmp_path / "X.npy").stat().st_size > limit
-    X, Y = open_npy(tmp_path / "X.npy", chunks=15_000), open_npy(tmp_path / "Y.npy", chunks=15_000)
-    assert X.shape == (10, 120_000) and Y.shape == (1, 120_000)
-    with distributed.Client(cluster, set_as_default=False) as client:
-        net = _net(xn.get_backend("dask", client=client), n_x=10)
-        hist = net.fit(X, Y, learning_rate=1.0, epochs=3)
-        for worker in cluster.workers.values():  # nothing large was kept on the workers
-            assert worker.state.nbytes < limit
-    expected = _numpy_costs(X_rows.T.copy(), Y_rows[None, :], 3, learning_rate=1.0)
-    np.testing.assert_allclose(hist.costs, expected, rtol=1e-10)
 
 
 def test_mini_batches_do_not_materialise_the_set():
@@ -164,6 +103,49 @@ def test_open_npy_hdf5_zarr_give_course_layout(tmp_path, examples):
     assert vector.shape == (1, 6)
 
 
+@pytest.mark.parametrize("order", ["C", "F"])
+def test_npy_and_zarr_urls_read_only_their_chunks(order):
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    g = np.random.default_rng(11)
+    rows = np.asarray(g.normal(size=(50, 3)), order=order)  # one example per row
+    with fs.open(f"/xpnet-{order}/X.npy", "wb") as f:
+        np.save(f, rows)
+    with fs.open(f"/xpnet-{order}/y.npy", "wb") as f:
+        np.save(f, np.arange(50.0))
+    try:
+        for examples, course in (("rows", rows.T), ("columns", rows)):
+            lazy = open_npy(f"memory://xpnet-{order}/X.npy", examples=examples, chunks=7)
+            assert lazy.chunks[1][0] == min(7, course.shape[1])
+            np.testing.assert_array_equal(lazy.compute(), course)
+            np.testing.assert_array_equal(lazy[:, 3:9].compute(), course[:, 3:9])  # part of a chunk
+        np.testing.assert_array_equal(open_npy(f"memory://xpnet-{order}/y.npy", chunks=8).compute(),
+                                      np.arange(50.0)[None, :])
+        zarr = pytest.importorskip("zarr")
+        z = zarr.open(f"memory://xpnet-{order}/X.zarr", mode="w", shape=rows.shape, dtype="float64", chunks=(10, 3))
+        z[...] = rows
+        np.testing.assert_array_equal(open_zarr(f"memory://xpnet-{order}/X.zarr", chunks=10).compute(), rows.T)
+    finally:
+        fs.rm(f"/xpnet-{order}", recursive=True)
+
+
+def test_training_from_a_url_matches_numpy():
+    fsspec = pytest.importorskip("fsspec")
+    fs = fsspec.filesystem("memory")
+    X, Y = planar_xor(240, seed=12)
+    with fs.open("/xpnet-train/X.npy", "wb") as f:
+        np.save(f, X.T.copy())
+    with fs.open("/xpnet-train/Y.npy", "wb") as f:
+        np.save(f, Y[0])
+    try:
+        Xu, Yu = open_npy("memory://xpnet-train/X.npy", chunks=60), open_npy("memory://xpnet-train/Y.npy", chunks=60)
+        hist = _net("dask").fit(Xu, Yu, learning_rate=0.5, epochs=3, batch_size=120, shuffle=False)
+    finally:
+        fs.rm("/xpnet-train", recursive=True)
+    np.testing.assert_allclose(hist.costs, _numpy_costs(X, Y, 3, learning_rate=0.5, batch_size=120, shuffle=False),
+                               rtol=1e-10)
+
+
 def test_lazy_loader_errors(tmp_path):
     with pytest.raises(xn.XpnetValueError, match="does not exist"):
         open_npy(tmp_path / "missing.npy")
@@ -179,6 +161,12 @@ def test_lazy_loader_errors(tmp_path):
         f["A"] = np.zeros(3)
     with pytest.raises(xn.XpnetValueError, match="no dataset 'B'.*'A'"):
         open_hdf5(tmp_path / "x.h5", "B")
+    with pytest.raises(xn.XpnetValueError, match="open_hdf5 reads local or shared-filesystem paths"):
+        open_hdf5("s3://bucket/x.h5", "A")
+    with pytest.raises(xn.XpnetValueError, match="does not exist"):
+        open_npy("memory://xpnet-nowhere/x.npy")
+    with pytest.raises(xn.XpnetValueError, match="cannot open 'nosuchprotocol://x.npy'"):
+        open_npy("nosuchprotocol://x.npy")
 
 
 def test_backend_options_and_errors():
@@ -189,8 +177,8 @@ def test_backend_options_and_errors():
         xn.get_backend("dask", chunks=0)
     with pytest.raises(xn.XpnetValueError, match="dask device must be 'cpu'"):
         xn.get_backend("dask:tpu")
-    with pytest.raises(xn.XpnetTypeError, match="client must be a dask.distributed Client"):
-        xn.get_backend("dask", client="tcp://127.0.0.1:8786")
+    with pytest.raises(xn.XpnetTypeError, match="client must be a dask.distributed Client or a scheduler address"):
+        xn.get_backend("dask", client=object())
     with pytest.raises(xn.XpnetValueError, match="does not take the option"):
         xn.get_backend("numpy", client=object())
     from xpnet.backends.cupy_backend import CupyBackend

@@ -7,10 +7,12 @@ training loop hands each step's cost and new parameters (and the optimiser's sta
 activations, the gradients) are computed once, and the results come back as in-memory
 chunks whose graph is a single task each, so the graph never grows from step to step.
 
-The scheduler is the one the user configured: the default threaded scheduler, the active
-``dask.distributed`` client, or a ``client=`` given to the backend. Chunks are NumPy arrays
-(``device="cpu"``, the default) or CuPy arrays (``device="gpu"``: one GPU per worker on a
-multi-GPU cluster). Nothing here imports dask until a dask backend is used.
+The scheduler is, in this order: a ``client=`` given to the backend (a ``Client`` or a
+scheduler address such as ``"tcp://host:8786"``), the active ``dask.distributed`` client,
+else dask's configured scheduler (threads). On a cluster each step is data-parallel and
+keeps the data where they live (``_dask_cluster``). Chunks are NumPy arrays
+(``device="cpu"``, the default) or CuPy arrays (``device="gpu"``: one GPU per worker; the
+client itself needs no GPU). Nothing here imports dask until a dask backend is used.
 """
 
 from __future__ import annotations
@@ -20,11 +22,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
+from . import _dask_cluster as _cluster
 from ._base import Backend, host_dtype
 
 __all__ = ["DaskBackend"]
 
-INSTALL_HINT = "pip install 'xpnet[dask]' (dask[array] and distributed)"
+INSTALL_HINT = _cluster.INSTALL_HINT
 _DEVICES = {"cpu": "cpu", "numpy": "cpu", "gpu": "gpu", "cuda": "gpu", "cupy": "gpu"}
 #: Default bytes per chunk of user data: dask's own default chunk size.
 DEFAULT_CHUNK_BYTES = 128 * 2**20
@@ -39,6 +42,22 @@ def _dask_status() -> tuple[bool, str]:
     return True, ""
 
 
+def _to_cupy(block):
+    import cupy
+
+    return cupy.asarray(block)
+
+
+def _to_host(block):
+    return block.get() if hasattr(block, "get") and not isinstance(block, np.ndarray) else np.asarray(block)
+
+
+def _has_gpu() -> bool:
+    from .cupy_backend import CupyBackend
+
+    return CupyBackend.is_available()
+
+
 @dataclass(frozen=True)
 class DaskBackend(Backend):
     """Dask arrays, evaluated by the configured scheduler.
@@ -47,22 +66,36 @@ class DaskBackend(Backend):
     ----------
     device : {"cpu", "gpu"}
         Where the chunks live: NumPy arrays (``"cpu"``, default) or CuPy arrays (``"gpu"``).
-    client : distributed.Client, optional
-        Run on this client's cluster. Default: the active client if there is one (the
-        one created last), else dask's configured scheduler (threads).
+        With a cluster only the workers need a GPU (e.g. dask-cuda's ``LocalCUDACluster``).
+    client : distributed.Client or str, optional
+        Run on this client's cluster, or connect to the scheduler at this address
+        (``"tcp://host:8786"``; one connection per address and process). Default: the active
+        client when a computation starts (``distributed.default_client()``), else dask's
+        configured scheduler (threads).
     chunks : int, optional
         Examples (columns) per chunk of the data that :func:`fit` copies from the host.
-        Default: as many as fit in 128 MiB. Dask arrays you pass keep their chunks.
+        Default: as many as fit in 128 MiB, and at least one chunk per worker. Dask arrays
+        you pass keep their chunks.
+
+    Notes
+    -----
+    Workers import xpnet, NumPy and array-api-compat to run the tasks: install the same
+    xpnet on every worker. Data opened with :mod:`xpnet.data.lazy` are read by the workers,
+    so their path or URL must be reachable from every worker.
     """
 
     name: str = "dask"
     device: object = None
     client: object = field(default=None, compare=False, repr=False)
     chunks: object = None
+    # Where scattered data chunks live (key -> worker), and the chunking chosen for each
+    # number of examples, so that Y is split exactly like X.
+    _homes: dict = field(default_factory=dict, compare=False, repr=False)
+    _per_m: dict = field(default_factory=dict, compare=False, repr=False)
 
     def __post_init__(self):
         from .._validation import check_positive_int
-        from ..errors import BackendUnavailableError, XpnetTypeError, XpnetValueError
+        from ..errors import BackendUnavailableError, XpnetValueError
 
         dev = "cpu" if self.device is None else self.device
         if not isinstance(dev, str) and hasattr(dev, "id"):  # a CuPy Device, from backend_of
@@ -70,19 +103,26 @@ class DaskBackend(Backend):
         key = _DEVICES.get(dev.lower()) if isinstance(dev, str) else None
         if key is None:
             raise XpnetValueError(f"dask device must be 'cpu' (NumPy chunks) or 'gpu' (CuPy chunks), got {dev!r}")
-        if key == "gpu":
-            from .cupy_backend import CupyBackend
-
-            if not CupyBackend.is_available():
-                raise BackendUnavailableError(
-                    f"backend 'dask:gpu' needs CuPy chunks: {CupyBackend.unavailable_reason()}"
-                )
-        object.__setattr__(self, "device", key)
         check_positive_int(self.chunks, "chunks", allow_none=True)
-        if self.client is not None and not (hasattr(self.client, "persist") and hasattr(self.client, "compute")):
-            raise XpnetTypeError(
-                f"client must be a dask.distributed Client, got {type(self.client).__name__}"
-            )
+        object.__setattr__(self, "client", _cluster.resolve_client(self.client))
+        object.__setattr__(self, "device", key)
+        if key == "gpu":
+            client = self._client()
+            if client is None and not _has_gpu():
+                from .cupy_backend import CupyBackend
+
+                raise BackendUnavailableError(
+                    f"backend 'dask:gpu' needs CuPy chunks: {CupyBackend.unavailable_reason()}; "
+                    "or pass client= (a cluster whose workers have GPUs, e.g. dask-cuda's LocalCUDACluster)"
+                )
+            if client is not None:
+                missing = [w for w, ok in client.run(_has_gpu).items() if not ok]
+                if missing:
+                    raise BackendUnavailableError(
+                        f"backend 'dask:gpu' needs CuPy and a CUDA device on every worker; {len(missing)} have none "
+                        f"({', '.join(sorted(missing)[:3])}). Start the workers with dask-cuda "
+                        "(LocalCUDACluster or `dask cuda worker`) and pip install 'xpnet[cuda12]' there"
+                    )
 
     @classmethod
     def is_available(cls) -> bool:
@@ -101,9 +141,16 @@ class DaskBackend(Backend):
     def _chunk_library(self, x):
         if self.device != "gpu":
             return x
-        import cupy
+        # The chunks become CuPy arrays on the workers. A client without a GPU cannot build
+        # a CuPy meta, so dask then learns the chunk type when the tasks run.
+        from dask.array.utils import meta_from_array
 
-        return x.map_blocks(cupy.asarray, dtype=x.dtype, meta=cupy.empty((0,) * x.ndim, dtype=x.dtype))
+        meta = meta_from_array(x)
+        if _has_gpu():
+            import cupy
+
+            meta = cupy.empty((0,) * x.ndim, dtype=x.dtype)
+        return x.map_blocks(_to_cupy, dtype=x.dtype, meta=meta)
 
     def asarray(self, host_array, dtype=None):
         """A single-chunk dask array (parameters, small arrays), held in memory."""
@@ -115,37 +162,49 @@ class DaskBackend(Backend):
     def asarray_examples(self, host_array, dtype=None):
         """User data in course layout: chunked along the examples (last axis), kept in memory.
 
-        The chunks are persisted (on the cluster, with a client) once, so every step's graph
-        refers to them by key instead of carrying the data along.
+        On a cluster the chunks are scattered once, in contiguous runs per worker, and stay
+        there: every step's tasks for a chunk run on its worker.
         """
         import dask.array as da
 
         host = np.array(host_array, dtype=host_dtype(dtype), copy=True)
         if host.ndim != 2:
             return self.asarray(host)
-        rows, per = self.example_chunks(host.shape, host.dtype)
         client = self._client()
+        rows, per = self.example_chunks(host.shape, host.dtype, client)
         if client is None:
             return self._persist_one(self._chunk_library(da.from_array(host, chunks=(rows, per))))
         # To a cluster the data travel once, chunk by chunk (scatter), not inside a task graph.
         blocks = [np.ascontiguousarray(host[:, a:a + per]) for a in range(0, host.shape[1], per)]
-        futures = client.scatter(blocks)
+        futures = _cluster.scatter_examples(client, blocks, self._homes)
         parts = [da.from_delayed(f, shape=b.shape, dtype=b.dtype, meta=b[:0, :0]) for f, b in zip(futures, blocks)]
         return self._persist_one(self._chunk_library(da.concatenate(parts, axis=1)))
 
-    def example_chunks(self, shape, dtype) -> tuple:
-        """Chunks for a course-layout array: every row together, ``chunks`` columns each."""
+    def example_chunks(self, shape, dtype, client=None) -> tuple:
+        """Chunks for a course-layout array: every row together, ``chunks`` columns each.
+
+        By default a set of m examples is split the same way whatever its rows (X and Y
+        line up chunk for chunk), into chunks of at most 128 MiB and at least one per worker.
+        """
         rows, m = shape
         per = self.chunks
         if per is None:
+            per = self._per_m.get(m)
+        if per is None:
             per = max(1, DEFAULT_CHUNK_BYTES // max(1, rows * np.dtype(dtype).itemsize))
+            if client is not None:
+                per = min(per, -(-m // max(1, len(client.nthreads()))))
+            self._per_m[m] = per
         return (rows, min(per, m))
 
     def to_numpy(self, x) -> np.ndarray:
-        out = self._client().compute(x).result() if self._client() is not None else x.compute()
-        if self.device == "gpu":
-            return out.get()
-        return np.asarray(out)
+        if self.device == "gpu":  # to host on the workers: the client may have no GPU
+            x = x.map_blocks(_to_host, dtype=x.dtype, meta=np.empty((0,) * x.ndim, dtype=x.dtype))
+        client = self._client() or _client_of(x)
+        if client is None:
+            return np.asarray(x.compute())
+        [future] = _cluster.pinned(client, "compute", [x], self._homes)
+        return np.asarray(future.result())
 
     def owns(self, x) -> bool:
         import sys
@@ -158,41 +217,69 @@ class DaskBackend(Backend):
 
     # -- evaluation ---------------------------------------------------------------------------
     def _client(self):
-        if self.client is not None:
-            return self.client
-        return None
+        """The explicit client, else the active one (looked up each time: it can change)."""
+        return self.client if self.client is not None else _cluster.active_client()
 
     def _persist_one(self, x):
         client = self._client()
-        return client.persist(x) if client is not None else x.persist()
+        return _cluster.pinned(client, "persist", [x], self._homes)[0] if client is not None else x.persist()
 
     def persist(self, cost, params, *state):
         """Evaluate the step's cost, parameters and optimiser state in one call.
 
         One ``persist`` of everything together: the forward and backward pass they share
-        runs once, and each result's graph collapses to its in-memory chunks.
+        runs once, and each result's graph collapses to its in-memory chunks. On a cluster
+        every task is pinned to the worker of its data chunk (``_dask_cluster``).
         """
         import dask
 
         client = self._client()
-        if client is None:  # the configured scheduler: threads, or the active client
+        if client is None:  # dask's configured scheduler (threads)
             return dask.persist(cost, params, *state)
-        # Client.persist takes a flat list of collections: flatten the dicts, then rebuild.
+        # The flat list of collections: flatten the dicts, then rebuild.
         names = [list(d) for d in (params, *state)]
         flat = [cost] + [d[k] for d, keys in zip((params, *state), names) for k in keys]
-        done = iter(client.persist(flat))
+        done = iter(_cluster.pinned(client, "persist", flat, self._homes))
         cost = next(done)
         return (cost, *({k: next(done) for k in keys} for keys in names))
 
     def context(self):
         """Inside ``fit``/``predict``: computations (``float(cost)``) go to this backend's client."""
-        if self.client is None:
+        client = self._client()
+        if client is None:
             return contextlib.nullcontext()
+        import functools
+
         import dask
 
-        return dask.config.set(scheduler=self.client)
+        return dask.config.set(scheduler=functools.partial(_cluster.pinned_get, client, self._homes))
+
+    def metrics(self) -> dict:
+        """Per worker: bytes sent, bytes spilled to disk (cumulative), memory limit; {} without a cluster."""
+        client = self._client()
+        return {} if client is None else _cluster.cluster_metrics(client)
 
     def describe(self) -> str:
-        where = "threads" if self.client is None else f"client {getattr(self.client, 'scheduler_info', lambda: {})().get('address', '?')}"
+        client = self._client()
+        if client is None:
+            import dask
+
+            where = f"local {dask.config.get('scheduler', None) or 'threads'}"
+        else:
+            where = _cluster.describe_client(client)
+            if self.client is None:
+                where = f"active client: {where}"
         chunks = "NumPy" if self.device == "cpu" else "CuPy"
         return f"dask ({chunks} chunks, {where})"
+
+    def __repr__(self) -> str:
+        return f"DaskBackend(device={self.device!r}, chunks={self.chunks!r}, where={self.describe()!r})"
+
+
+def _client_of(x):
+    """The client of the futures behind a persisted dask array, if any (to compute through it)."""
+    for value in dict(x.__dask_graph__()).values():
+        client = getattr(value, "client", None)
+        if client is not None and hasattr(client, "compute"):
+            return client
+    return None

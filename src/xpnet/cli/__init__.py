@@ -96,6 +96,8 @@ def _add_train(sub):
                    help="mini-batch size, or 'full' for the course's full batch (default: 64)")
     p.add_argument("--test-size", type=_fraction, default=0.2, help="held-out fraction (default: 0.2)")
     p.add_argument("--backend", default=None, help="numpy, cupy, array_api_strict, cpu, gpu, auto (default: auto)")
+    p.add_argument("--scheduler", default=None, metavar="ADDRESS",
+                   help="with --backend dask: train on the dask cluster whose scheduler is at ADDRESS (tcp://host:8786)")
     p.add_argument("--dtype", default="float32", choices=["float32", "float64"])
     p.add_argument("--seed", type=_non_negative_int, default=1, help="weights, shuffling and split (default: 1)")
     p.add_argument("--out", default=None,
@@ -161,6 +163,11 @@ def _train(args) -> int:
     from xpnet.data import load_dataset
     from xpnet.plot import matplotlib_missing_note, plot_learning_curve
 
+    backend = args.backend
+    if args.scheduler is not None:
+        if not str(backend or "dask").startswith("dask"):
+            raise xn.XpnetValueError(f"--scheduler is for --backend dask (or dask:gpu), got --backend {backend}")
+        backend = xn.get_backend(backend or "dask", client=args.scheduler)
     out = args.out or _default_out()
     created = _prepare_out(out, args)  # before any work: a trained model must have somewhere to go
     try:
@@ -177,7 +184,7 @@ def _train(args) -> int:
             print("note: the last column holds numbers that are not whole, so this trains a regression on it; "
                   "if the labels are in another column, name it with --target COLUMN", file=sys.stderr)
         layers = [xn.Dense(n, activation=args.activation) for n in args.layers] + [_output_layer(ds, xn)]
-        net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=args.backend, dtype=args.dtype,
+        net = xn.Sequential(layers, input_size=int(ds.X_train.shape[0]), backend=backend, dtype=args.dtype,
                             seed=args.seed)
     except BaseException:
         for folder in created:  # a run that never started leaves no empty folders behind
