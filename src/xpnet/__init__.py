@@ -49,6 +49,9 @@ from .layers import (
     SimpleRNN,
     TimeDistributed,
     TransformerEncoderBlock,
+    TransformerDecoderBlock,
+    CrossAttention,
+    padding_mask,
 )
 from .model import History, Sequential
 from .optim import Adam, GradientDescent, Momentum, RMSprop
@@ -83,6 +86,9 @@ __all__ = [
     "PositionalEncoding",
     "MultiHeadAttention",
     "TransformerEncoderBlock",
+    "TransformerDecoderBlock",
+    "CrossAttention",
+    "padding_mask",
     "GradientDescent",
     "Momentum",
     "RMSprop",

@@ -4,17 +4,20 @@
 layers from; each other module is one family of layers.
 """
 
-from .attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
+from .attention import MultiHeadAttention, PositionalEncoding, padding_mask
 from .base import Layer, layer_from_config, register_layer
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
+from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
+from .transformer import CrossAttention, FeedForward, TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "Layer", "register_layer", "layer_from_config",
     "Dense", "Dropout", "LayerNorm", "Conv1D", "SimpleRNN", "LSTM", "GRU",
-    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock",
+    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock", "TransformerDecoderBlock",
+    "CrossAttention", "FeedForward", "padding_mask",
     "Embedding", "TimeDistributed", "GlobalAveragePooling1D",
 ]
