@@ -287,6 +287,7 @@ class Sequential:
         validation_split=None,
         l2=0.0,
         clip_norm=None,
+        clip_value=None,
         callbacks=None,
         verbose=False,
         checkpoint_every=None,
@@ -325,6 +326,8 @@ class Sequential:
             lambda of L2 regularisation: adds lambda/(2m) * sum ||W||^2 to the cost.
         clip_norm : float, optional
             Rescale the gradients whenever their global L2 norm exceeds this.
+        clip_value : float, optional
+            Clip every gradient element to [-clip_value, clip_value] (after ``clip_norm``).
         callbacks : list, optional
             Objects with any of ``set_model``, ``on_train_begin``, ``on_epoch_begin``,
             ``on_epoch_end(epoch, logs)`` (return True to stop) and ``on_train_end``.
@@ -385,7 +388,7 @@ class Sequential:
             self.loss, self.optimizer = loss, optimizer
             history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                validation=validation, l2=l2, clip_norm=clip_norm, callbacks=callbacks, verbose=every,
+                validation=validation, l2=l2, clip_norm=clip_norm, clip_value=clip_value, callbacks=callbacks, verbose=every,
                 initial_epoch=initial_epoch,
             )
         for key, values in previous.items():  # a resumed run reports every epoch, not just the new ones

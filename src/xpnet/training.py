@@ -117,6 +117,11 @@ def clip_by_global_norm(xp, grads: dict, max_norm: float) -> dict:
     return {k: g * scale for k, g in grads.items()}
 
 
+def clip_by_value(xp, grads: dict, max_value: float) -> dict:
+    """Clip every gradient element to [-max_value, max_value] (the course's ``clip``)."""
+    return {k: xp.clip(g, -max_value, max_value) for k, g in grads.items()}
+
+
 def train(
     net,
     X,
@@ -130,6 +135,7 @@ def train(
     validation=None,
     l2=0.0,
     clip_norm=None,
+    clip_value=None,
     callbacks=(),
     verbose=0,
     initial_epoch=0,
@@ -141,6 +147,7 @@ def train(
     batch_size = check_batch_size(batch_size, m)
     l2 = _non_negative("l2", l2)
     clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
+    clip_value = None if clip_value is None else _positive("clip_value", clip_value)
     xp, backend = net.xp, net.backend
     history = History()
     callbacks = list(callbacks)
@@ -180,6 +187,8 @@ def train(
                         add_l2_gradients(net, grads, l2, mb)
                     if clip_norm is not None:
                         grads = clip_by_global_norm(xp, grads, clip_norm)
+                    if clip_value is not None:
+                        grads = clip_by_value(xp, grads, clip_value)
                     params = optimizer.update(net.parameters(), grads)
                     weighted = cost * (mb / m)
                     epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
