@@ -51,6 +51,7 @@ from .layers import (
     TransformerEncoderBlock,
     TransformerDecoderBlock,
     CrossAttention,
+    Bidirectional,
     padding_mask,
 )
 from .model import History, Sequential
@@ -88,6 +89,7 @@ __all__ = [
     "TransformerEncoderBlock",
     "TransformerDecoderBlock",
     "CrossAttention",
+    "Bidirectional",
     "padding_mask",
     "GradientDescent",
     "Momentum",

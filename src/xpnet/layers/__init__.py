@@ -12,12 +12,13 @@ from .dropout import Dropout
 from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
+from .wrappers import Bidirectional
 from .transformer import CrossAttention, FeedForward, TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "Layer", "register_layer", "layer_from_config",
     "Dense", "Dropout", "LayerNorm", "Conv1D", "SimpleRNN", "LSTM", "GRU",
     "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock", "TransformerDecoderBlock",
-    "CrossAttention", "FeedForward", "padding_mask",
+    "CrossAttention", "FeedForward", "padding_mask", "Bidirectional",
     "Embedding", "TimeDistributed", "GlobalAveragePooling1D",
 ]

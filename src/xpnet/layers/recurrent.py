@@ -63,6 +63,9 @@ class _Recurrent(SequenceInput, Layer):
         self.init = _initializers.get(init)
 
     def build(self, input_shape, *, backend, dtype, rng):
+        if len(input_shape) == 1:
+            raise ShapeError(f"{type(self).__name__} reads sequences, but the layer before it returns one vector per "
+                             "example: give that layer return_sequences=True to stack recurrent layers")
         n_x, T = require_sequence_shape(input_shape, type(self).__name__)
         self.input_shape = (n_x, T)
         self.output_shape = (self.units, T) if self.return_sequences else (self.units,)
