@@ -55,6 +55,7 @@ from .layers import (
     padding_mask,
 )
 from .model import History, Sequential
+from .functional import Seq2Seq, Transformer
 from .optim import Adam, GradientDescent, Momentum, RMSprop
 from .sweep import sweep
 
@@ -73,6 +74,8 @@ __all__ = [
     "to_numpy",
     # model
     "Sequential",
+    "Seq2Seq",
+    "Transformer",
     "History",
     "Dense",
     "Layer",
