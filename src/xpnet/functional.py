@@ -114,6 +114,12 @@ class Seq2Seq:
         return self.backend.xp
 
     # -- construction and parameters ---------------------------------------------------------
+    def build(self, encoder_input_shape, decoder_input_shape) -> "Seq2Seq":
+        """Create every parameter for per-example input shapes: ``(T,)`` for token ids, ``(n_x, T)``
+        for sequences (the first call of fit/predict does this from the data)."""
+        self._build(tuple(encoder_input_shape), tuple(decoder_input_shape))
+        return self
+
     def _build(self, enc_shape, dec_shape):
         rng = _initializers.host_rng(self.seed)
         with self.backend.context():
@@ -166,7 +172,7 @@ class Seq2Seq:
 
     def _require_built(self):
         if not self.built:
-            raise NotFittedError("the model has no parameters yet: call fit() or predict_proba() first")
+            raise NotFittedError("the model has no parameters yet: call build(), fit() or predict_proba() first")
 
     # -- inputs ----------------------------------------------------------------------------------
     def _inputs(self, X_enc, X_dec):
