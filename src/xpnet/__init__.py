@@ -56,6 +56,7 @@ from .layers import (
 )
 from .model import History, Sequential
 from .functional import Seq2Seq, Transformer
+from .generate import beam_search, greedy_decode, sample
 from .optim import Adam, GradientDescent, Momentum, RMSprop
 from .sweep import sweep
 
@@ -76,6 +77,9 @@ __all__ = [
     "Sequential",
     "Seq2Seq",
     "Transformer",
+    "sample",
+    "greedy_decode",
+    "beam_search",
     "History",
     "Dense",
     "Layer",

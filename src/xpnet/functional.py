@@ -214,6 +214,12 @@ class Seq2Seq:
     # -- propagation -------------------------------------------------------------------------------
     def forward(self, X_enc, X_dec, training=False):
         """Forward propagation of both halves: the decoder's output and every cache."""
+        memory, state, mask, caches = self.encode(X_enc, training)
+        D, dec_caches = self.decode(X_dec, memory, state, mask, training)
+        return D, caches + dec_caches
+
+    def encode(self, X_enc, training=False):
+        """The encoder alone: ``(memory, state, memory_mask, caches)`` for :meth:`decode`."""
         mask = self._enc_mask(X_enc)
         caches, A, state = [], X_enc, None
         for layer in self.encoder:
@@ -224,10 +230,14 @@ class Seq2Seq:
             else:
                 A, cache = layer.forward(A, training)
             caches.append(cache)
-        memory, D = A, X_dec
+        return A, state, mask, caches
+
+    def decode(self, X_dec, memory, state=None, memory_mask=None, training=False):
+        """The decoder alone, given what :meth:`encode` returned: ``(output, caches)``."""
+        caches, D = [], X_dec
         for layer in self.decoder:
             if getattr(layer, "uses_memory", False):
-                D, cache = layer.forward_with_memory(D, memory, memory_mask=mask, training=training)
+                D, cache = layer.forward_with_memory(D, memory, memory_mask=memory_mask, training=training)
             elif layer is self._state_target:
                 D, _, cache = layer.forward_with_state(D, state, training)
             else:
