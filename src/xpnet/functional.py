@@ -60,7 +60,7 @@ class Seq2Seq:
     mask_zero : bool, optional
         Token id 0 of the encoder's input is padding: attention (the encoder's blocks and
         the decoder's cross-attention) gives it weight 0. Needs an Embedding first.
-    backend, dtype, seed
+    backend, dtype, seed, init_rng
         As :class:`~xpnet.Sequential`.
 
     Examples
@@ -75,7 +75,7 @@ class Seq2Seq:
     then the decoder.
     """
 
-    def __init__(self, encoder, decoder, backend=None, dtype="float32", seed=None, mask_zero=False):
+    def __init__(self, encoder, decoder, backend=None, dtype="float32", seed=None, mask_zero=False, init_rng="numpy"):
         self.encoder, self.decoder = list(encoder), list(decoder)
         for part, layers in (("encoder", self.encoder), ("decoder", self.decoder)):
             if not layers:
@@ -95,6 +95,8 @@ class Seq2Seq:
         self.backend = resolve_backend(backend)
         self.dtype, self.mask_zero = dtype, mask_zero
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        _initializers.host_rng(0, init_rng)  # validates the name
+        self.init_rng = init_rng
         self.layers = self.encoder + self.decoder
         self.built, self.loss, self.optimizer = False, None, None
         self.epochs_trained = 0
@@ -121,7 +123,7 @@ class Seq2Seq:
         return self
 
     def _build(self, enc_shape, dec_shape):
-        rng = _initializers.host_rng(self.seed)
+        rng = _initializers.host_rng(self.seed, self.init_rng)
         with self.backend.context():
             shape = enc_shape
             for layer in self.encoder:

@@ -50,6 +50,10 @@ class Sequential:
     seed : int, optional
         Seeds the host generator the initial weights are drawn from; the same seed gives
         the same weights on every backend. None draws a fresh seed (kept in ``self.seed``).
+    init_rng : {"numpy", "course"}
+        The stream the weights are drawn from: NumPy's Generator (default), or the legacy
+        ``np.random.seed(seed); np.random.randn(...)`` stream of the course's notebooks
+        (with ``init="small_random"``: their exact ``randn(...) * 0.01`` weights).
 
     Examples
     --------
@@ -62,7 +66,7 @@ class Sequential:
     10
     """
 
-    def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None):
+    def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None, init_rng="numpy"):
         layers = list(layers)
         if not layers:
             raise XpnetValueError("Sequential needs at least one layer, e.g. [Dense(1, activation='sigmoid')]")
@@ -77,6 +81,8 @@ class Sequential:
         self.backend: Backend = resolve_backend(backend)
         self.dtype = dtype
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        _initializers.host_rng(0, init_rng)  # validates the name
+        self.init_rng = init_rng
         self.input_size = None
         self.loss: _losses.Loss | None = None
         self.optimizer: _optim.Optimizer | None = None
@@ -105,7 +111,7 @@ class Sequential:
         shape = (input_size,) if isinstance(input_size, int) else tuple(input_size)
         if not shape or any(isinstance(n, bool) or not isinstance(n, int) or n < 1 for n in shape if n is not None):
             raise XpnetValueError(f"input_size must be a positive int (n_x), got {input_size!r}")
-        rng = _initializers.host_rng(self.seed)
+        rng = _initializers.host_rng(self.seed, self.init_rng)
         with self.backend.context():
             for layer in self.layers:
                 shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)

@@ -175,11 +175,9 @@ class SimpleRNN(_Recurrent):
 
     def _initial(self, n_x, rng):
         n_a = self.units
-        return {
-            "Waa": self.init((n_a, n_a), n_a, rng),
-            "Wax": self.init((n_a, n_x), n_x, rng),
-            "ba": [[0.0]] * n_a,
-        }
+        Wax = self.init((n_a, n_x), n_x, rng)  # Wax first: the course's initialize_parameters order
+        Waa = self.init((n_a, n_a), n_a, rng)
+        return {"Waa": Waa, "Wax": Wax, "ba": [[0.0]] * n_a}
 
     def parameter_shapes(self):
         n_a, n_x = self.units, self.input_shape[0]
