@@ -18,7 +18,9 @@ Shapes keep the course's notation: sequences ``(n, m, T)``, states ``(n_a, m)``,
 
 from __future__ import annotations
 
+import math
 import random
+import warnings
 
 from . import initializers as _initializers
 from . import losses as _losses
@@ -26,12 +28,13 @@ from . import optim as _optim
 from ._validation import check_epochs, check_finite
 from .backends import resolve_backend
 from .backends._convert import to_backend
-from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .errors import NotFittedError, ShapeError, TrainingDivergedError, XpnetTypeError, XpnetValueError
 from .layers import Layer
 from .layers.attention import padding_mask
 from .layers import Dense, Dropout, Embedding, PositionalEncoding, TimeDistributed
 from .layers.transformer import TransformerDecoderBlock, TransformerEncoderBlock
 from .training import (
+    _FP_WARNINGS,
     History,
     _positive,
     batch_slices,
@@ -348,35 +351,50 @@ class Seq2Seq:
         epochs = check_epochs(epochs)
         clip_norm = None if clip_norm is None else _positive("clip_norm", clip_norm)
         clip_value = None if clip_value is None else _positive("clip_value", clip_value)
-        xp, history = self.xp, History()
+        history = History()
         with self.backend.context():
             Xe, Xd = self._inputs(X_enc, X_dec)
             m = int(Xd.shape[self.decoder[0].examples_axis])
             Y = self._targets(Y, m)
             batch_size = check_batch_size(batch_size, m)
             self.loss, self.optimizer = loss, optimizer
-            ax_e, ax_d = self.encoder[0].examples_axis, self.decoder[0].examples_axis
             for epoch in range(epochs):
                 order = None
                 if shuffle and batch_size is not None and batch_size < m:
                     order = self.backend.asarray(self._shuffle_rng.permutation(m))
-                total = 0.0
-                for cols in batch_slices(m, batch_size, order):
-                    Yb = take_columns(xp, Y, cols)
-                    AL, caches = self.forward(take_columns(xp, Xe, cols, ax_e), take_columns(xp, Xd, cols, ax_d), True)
-                    cost = self._cost(AL, Yb, caches, loss)
-                    grads = self.backward(AL, Yb, caches, loss)
-                    if clip_norm is not None:
-                        grads = clip_by_global_norm(xp, grads, clip_norm)
-                    if clip_value is not None:
-                        grads = clip_by_value(xp, grads, clip_value)
-                    self._assign(optimizer.update(self.parameters(), grads))
-                    total += float(cost) * int(Yb.shape[1]) / m
+                before = self.parameters(), dict(optimizer.state), optimizer.iterations
+                with warnings.catch_warnings():  # a diverging step's overflow: the check below reports it
+                    warnings.filterwarnings("ignore", message=_FP_WARNINGS, category=RuntimeWarning)
+                    total = self._epoch(Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value)
+                if not math.isfinite(total):
+                    self._assign(before[0])
+                    optimizer.state, optimizer.iterations = before[1], before[2]
+                    raise TrainingDivergedError(
+                        f"the training cost became {total} at epoch {epoch}; the model keeps the parameters from "
+                        "before that epoch. Try a smaller learning rate, "
+                        "clip_norm=... or clip_value=..."
+                    )
                 history.record({"cost": total})
                 self.epochs_trained += 1
                 if verbose and (epoch % (verbose if verbose is not True else 100) == 0 or epoch == epochs - 1):
                     print(f"Cost after epoch {epoch}: {total:.6f}")
         return history
+
+    def _epoch(self, Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value) -> float:
+        xp, total = self.xp, 0.0
+        ax_e, ax_d = self.encoder[0].examples_axis, self.decoder[0].examples_axis
+        for cols in batch_slices(m, batch_size, order):
+            Yb = take_columns(xp, Y, cols)
+            AL, caches = self.forward(take_columns(xp, Xe, cols, ax_e), take_columns(xp, Xd, cols, ax_d), True)
+            cost = self._cost(AL, Yb, caches, loss)
+            grads = self.backward(AL, Yb, caches, loss)
+            if clip_norm is not None:
+                grads = clip_by_global_norm(xp, grads, clip_norm)
+            if clip_value is not None:
+                grads = clip_by_value(xp, grads, clip_value)
+            self._assign(optimizer.update(self.parameters(), grads))
+            total += float(cost) * int(Yb.shape[1]) / m
+        return total
 
     def __repr__(self):
         return f"Seq2Seq(encoder={self.encoder!r}, decoder={self.decoder!r})"

@@ -235,3 +235,12 @@ def test_float32_survives_both_halves(backend, kind):
     assert model.predict_proba(Xe, Xd).dtype == np.float32
     for name, g in model.gradients(Xe, Xd, Y).items():
         assert g.dtype == backend.dtype("float32"), name
+
+
+def test_divergence_is_reported_and_rolled_back():
+    Xe, Xd, Y = _ids()
+    model = rnn_seq2seq().build((T_ENC,), (T_DEC,))
+    with pytest.raises(xn.TrainingDivergedError, match="clip_value"):
+        model.fit(Xe, Xd, Y, epochs=5, learning_rate=1e300)
+    for k, v in model.parameters().items():
+        assert np.isfinite(v).all(), k
