@@ -1,4 +1,5 @@
-"""init_rng="course": the weights of the course's notebooks, number for number."""
+"""The course's numbers, number for number: its weight stream (init_rng="course") and its
+published rnn_forward / lstm_forward outputs (initial states, the cell sequence)."""
 
 from __future__ import annotations
 
@@ -54,3 +55,41 @@ def test_dropout_still_builds_with_the_course_stream():
 def test_unknown_stream():
     with pytest.raises(xn.XpnetValueError, match="init_rng must be 'numpy' or 'course'"):
         xn.Sequential([xn.Dense(1)], init_rng="legacy")
+
+
+def test_rnn_forward_with_initial_state_reproduces_the_course(backend):
+    """The course's rnn_forward test: np.random.seed(1), then x, a0, Waa, Wax, Wya, ba, by."""
+    legacy = np.random.RandomState(1)
+    x, a0 = legacy.randn(3, 10, 4), legacy.randn(5, 10)
+    Waa, Wax, Wya, ba, by = legacy.randn(5, 5), legacy.randn(5, 3), legacy.randn(2, 5), legacy.randn(5, 1), \
+        legacy.randn(2, 1)
+    rnn = xn.SimpleRNN(5, return_sequences=True)
+    net = xn.Sequential([rnn, xn.TimeDistributed(xn.Dense(2, activation="softmax"))], input_size=(3, 4),
+                        backend=backend, dtype="float64")
+    net.set_parameters({"Waa1": Waa, "Wax1": Wax, "ba1": ba, "W2": Wya, "b2": by})
+    with backend.context():
+        a = rnn(backend.asarray(x, "float64"), initial_state=[backend.asarray(a0, "float64")])
+        y_pred, _ = net.layers[1].forward(a)
+    a, y_pred = xn.to_numpy(a), xn.to_numpy(y_pred)
+    # The notebook's published output.
+    np.testing.assert_allclose(a[4][1], [-0.99999375, 0.77911235, -0.99861469, -0.99833267], atol=5e-9)
+    np.testing.assert_allclose(y_pred[1][3], [0.79560373, 0.86224861, 0.11118257, 0.81515947], atol=5e-9)
+
+
+def test_lstm_forward_with_initial_state_and_cells_reproduces_the_course(backend):
+    """The course's lstm_forward test: a[4][3][6] and c[1][2][1] as published."""
+    legacy = np.random.RandomState(1)
+    x, a0 = legacy.randn(3, 10, 7), legacy.randn(5, 10)
+    params = {}
+    for gate in "fioc":  # the notebook's order: Wf, bf, Wi, bi, Wo, bo, Wc, bc
+        params["W" + gate], params["b" + gate] = legacy.randn(5, 8), legacy.randn(5, 1)
+    lstm = xn.LSTM(5, return_sequences=True, return_cell_sequence=True)
+    net = xn.Sequential([lstm], input_size=(3, 7), backend=backend, dtype="float64")
+    net.set_parameters({k + "1": v for k, v in params.items()})
+    with backend.context():
+        a, c = lstm(backend.asarray(x, "float64"),
+                    initial_state=[backend.asarray(a0, "float64"), backend.asarray(np.zeros((5, 10)), "float64")])
+    a, c = xn.to_numpy(a), xn.to_numpy(c)
+    assert a.shape == (5, 10, 7)
+    assert a[4][3][6] == pytest.approx(0.172117767533, abs=5e-12)
+    assert c[1][2][1] == pytest.approx(-0.855544916718, abs=5e-12)
