@@ -113,6 +113,21 @@ class Seq2Seq:
         self._state_source = stateful[-1] if stateful else None
         targets = [layer for layer in self.decoder if _is_recurrent(layer)]
         self._state_target = targets[0] if (targets and self._state_source is not None) else None
+        self._bidirectional_source = hasattr(self._state_source, "backward_layer")
+
+    def _bridge(self, state):
+        """A Bidirectional encoder's [a_fw, (c_fw,) a_bw, (c_bw)] -> the decoder's [a, (c)]: each
+        forward array stacked over its backward twin on the feature axis (as Keras's tutorial)."""
+        if not self._bidirectional_source:
+            return state
+        k = len(state) // 2
+        return tuple(self.xp.concat([state[i], state[k + i]], axis=0) for i in range(k))
+
+    def _unbridge(self, d_state):
+        if not self._bidirectional_source or d_state is None:
+            return d_state
+        n = self._state_source.units
+        return tuple(d[:n, ...] for d in d_state) + tuple(d[n:, ...] for d in d_state)
 
     @property
     def xp(self):
@@ -142,11 +157,14 @@ class Seq2Seq:
                     )
                 shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)
         src, dst = self._state_source, self._state_target
-        if src is not None and dst is not None and (src.units != dst.units or src.n_states != dst.n_states):
-            raise ShapeError(
-                f"the encoder's {type(src).__name__}({src.units}) hands its final state to the decoder's "
-                f"{type(dst).__name__}({dst.units}): they need the same cell type and units"
-            )
+        if src is not None and dst is not None:
+            k = 2 if self._bidirectional_source else 1
+            if src.units * k != dst.units or src.n_states != dst.n_states * k:
+                raise ShapeError(
+                    f"the encoder's {type(src).__name__}({src.units}) hands its final state to the decoder's "
+                    f"{type(dst).__name__}({dst.units}): they need the same cell type and units "
+                    "(twice the units after a Bidirectional encoder, whose two states are stacked)"
+                )
         self.built = True
 
     def parameters(self) -> dict:
@@ -230,6 +248,7 @@ class Seq2Seq:
         for layer in self.encoder:
             if layer is self._state_source:
                 A, state, cache = layer.forward_with_state(A, None, training)
+                state = self._bridge(state)
             elif getattr(layer, "takes_mask", False):
                 A, cache = layer.forward(A, training, mask=mask)
             else:
@@ -282,7 +301,7 @@ class Seq2Seq:
         for i in range(n_enc - 1, -1, -1):
             layer, cache, need = self.encoder[i], caches[i], i > 0
             if layer is self._state_source:
-                dA, _, g = layer.backward_with_state(dA, d_state, cache, need)
+                dA, _, g = layer.backward_with_state(dA, self._unbridge(d_state), cache, need)
             elif dA is None:  # nothing downstream used this layer's output
                 g = {k: self.xp.zeros_like(v) for k, v in layer.params.items()}
             else:

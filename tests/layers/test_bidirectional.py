@@ -97,3 +97,26 @@ def test_bad_arguments():
         xn.Bidirectional(xn.Dense(2))
     with pytest.raises(xn.ShapeError, match="return_sequences=True to stack"):
         xn.Sequential([xn.LSTM(3), xn.LSTM(2)], input_size=(2, 5), backend="numpy")
+
+
+@pytest.mark.parametrize("cell", ["SimpleRNN", "LSTM"])
+def test_states_in_and_out_with_their_gradients(backend, cell):
+    from layer_gradcheck import check_layer_gradients
+
+    layer = xn.Bidirectional(getattr(xn, cell)(2, return_sequences=True, return_state=True), merge="concat")
+    backend = xn.Sequential([layer], input_size=(3, 4), backend=backend, dtype="float64", seed=2).backend
+    g = np.random.default_rng(1)
+    k = layer.n_states
+    inputs = {"X": g.normal(size=(3, 2, 4)), **{f"s{i}": g.normal(size=(2, 2)) for i in range(k)}}
+
+    def forward(layer, X, **s):
+        A, final, cache = layer.forward_with_state(X, [s[f"s{i}"] for i in range(k)])
+        return [A, *final], cache
+
+    def backward(layer, d, cache):
+        dX, d0, grads = layer.backward_with_state(d[0], tuple(d[1:]), cache)
+        return {"X": dX, **{f"s{i}": v for i, v in enumerate(d0)}}, grads
+
+    check_layer_gradients(layer, backend, inputs, forward, backward)
+    out = layer(backend.asarray(inputs["X"], "float64"))
+    assert len(out) == 1 + k

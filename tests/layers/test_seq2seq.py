@@ -244,3 +244,49 @@ def test_divergence_is_reported_and_rolled_back():
         model.fit(Xe, Xd, Y, epochs=5, learning_rate=1e300)
     for k, v in model.parameters().items():
         assert np.isfinite(v).all(), k
+
+
+def bidirectional_seq2seq(backend="numpy", cell="LSTM"):
+    return xn.Seq2Seq(
+        [xn.Embedding(V_IN, 3), xn.Bidirectional(getattr(xn, cell)(3, return_sequences=True, return_state=True))],
+        [xn.Embedding(V_OUT, 3), getattr(xn, cell)(6, return_sequences=True), xn.CrossAttention(6),
+         xn.TimeDistributed(xn.Dense(V_OUT, activation="softmax"))],
+        backend=backend, dtype="float64", seed=0, mask_zero=True)
+
+
+@pytest.mark.parametrize("cell", ["LSTM", "GRU"])
+def test_bidirectional_encoder_hands_both_states_on(cell):
+    Xe, Xd, Y = _ids()
+    model = bidirectional_seq2seq(cell=cell).build((T_ENC,), (T_DEC,))
+    bi = model.encoder[1]
+    _, state, _, _ = model.encode(Xe)
+    with_state = bi(model.encoder[0].forward(Xe)[0])
+    k = len(state)
+    for i in range(k):  # forward layer's array over its backward twin's
+        np.testing.assert_array_equal(state[i], np.concatenate([with_state[1 + i], with_state[1 + k + i]]))
+    params = {k_: np.array(v) for k_, v in model.parameters().items()}
+    params["E1"], params["E3"] = 4 * params["E1"], 4 * params["E3"]
+    model.set_parameters(params)
+    analytic = model.gradients(Xe, Xd, Y)
+    bad = {}
+    for name in params:
+        def cost_at(value, name=name):
+            model.set_parameters({**params, name: value})
+            return model.compute_cost(Xe, Xd, Y)
+
+        numeric = numeric_gradient(cost_at, params[name], eps=1e-5)
+        model.set_parameters(params)
+        if np.abs(numeric).max() < 1e-9 and np.abs(analytic["d" + name]).max() < 1e-12:
+            continue
+        err = relative_error(analytic["d" + name], numeric)
+        if not err < 1e-7:
+            bad[name] = err
+    assert not bad, bad
+
+
+def test_bidirectional_encoder_needs_twice_the_decoder_units():
+    Xe, Xd, _ = _ids()
+    model = xn.Seq2Seq([xn.Embedding(V_IN, 3), xn.Bidirectional(xn.LSTM(3, return_state=True))],
+                       [xn.Embedding(V_OUT, 3), xn.LSTM(3, return_sequences=True)], backend="numpy")
+    with pytest.raises(xn.ShapeError, match="twice the units"):
+        model.predict_proba(Xe, Xd)
