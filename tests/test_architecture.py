@@ -24,7 +24,7 @@ LAYERS = [
     ("xpnet.layers",),
     ("xpnet.training", "xpnet.inference", "xpnet.callbacks"),
     ("xpnet.io", "xpnet.checkpoint"),  # the file format, and moving a training state in and out of a model
-    ("xpnet.model",),
+    ("xpnet.model", "xpnet.functional", "xpnet.transformer", "xpnet.generate"),
     ("xpnet.saving",),  # builds models from files
     ("xpnet.sweep", "xpnet.sklearn", "xpnet.reference"),
     ("xpnet",),  # the public API re-exports everything above

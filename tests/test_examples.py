@@ -22,7 +22,8 @@ def _load(name):
 
 def test_every_example_is_covered():
     assert sorted(p.stem for p in EXAMPLES.glob("*.py")) == sorted(
-        ["learning_rate", "depth_vs_width", "initialization", "vanishing_gradients"])
+        ["learning_rate", "depth_vs_width", "initialization", "vanishing_gradients",
+         "date_translation", "character_names", "transformer_reverse"])  # the last three: test_sequence_examples.py
 
 
 def test_learning_rate(tmp_path, capsys):

@@ -50,8 +50,15 @@ from .layers import (
     SimpleRNN,
     TimeDistributed,
     TransformerEncoderBlock,
+    TransformerDecoderBlock,
+    CrossAttention,
+    Bidirectional,
+    padding_mask,
 )
 from .model import History, Sequential
+from .functional import Seq2Seq
+from .transformer import Transformer
+from .generate import beam_search, greedy_decode, sample
 from .optim import Adam, GradientDescent, Momentum, RMSprop
 from .sweep import sweep
 
@@ -70,6 +77,11 @@ __all__ = [
     "to_numpy",
     # model
     "Sequential",
+    "Seq2Seq",
+    "Transformer",
+    "sample",
+    "greedy_decode",
+    "beam_search",
     "History",
     "Dense",
     "Layer",
@@ -84,6 +96,10 @@ __all__ = [
     "PositionalEncoding",
     "MultiHeadAttention",
     "TransformerEncoderBlock",
+    "TransformerDecoderBlock",
+    "CrossAttention",
+    "Bidirectional",
+    "padding_mask",
     "GradientDescent",
     "Momentum",
     "RMSprop",

@@ -21,6 +21,7 @@ import os
 from . import initializers as _initializers
 from . import losses as _losses
 from . import optim as _optim
+from ._validation import check_positive_int
 from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
 from .io import FORMAT, FORMAT_VERSION, BuildBudget, TrainingState, read_state, write_state
 from .layers import Dropout, layer_from_config
@@ -182,10 +183,8 @@ class Checkpoint:
     def __init__(self, path, every: int = 1, history: dict | None = None, metadata: dict | None = None):
         if path is None:
             raise XpnetValueError("checkpoint_path is required with checkpoint_every (e.g. 'run/checkpoint.npz')")
-        if isinstance(every, bool) or not isinstance(every, int) or every < 1:
-            raise XpnetValueError(f"checkpoint_every must be a positive int (epochs between saves), got {every!r}")
         self.path = os.fspath(path)
-        self.every = every
+        self.every = check_positive_int(every, "checkpoint_every (epochs between saves)")
         self.history = {k: list(v) for k, v in (history or {}).items()}
         self.metadata = metadata
         self.net = None

@@ -76,6 +76,42 @@ def name_of(init) -> str | None:
     return None
 
 
-def host_rng(seed) -> np.random.Generator:
-    """The seeded host generator that every random draw of a model comes from."""
-    return np.random.default_rng(seed)
+def host_rng(seed, stream: str = "numpy"):
+    """The seeded host generator that every random draw of a model comes from.
+
+    ``stream="numpy"`` (default): a :class:`numpy.random.Generator`. ``stream="course"``:
+    NumPy's legacy global-seed stream, so ``seed=1`` with ``init="small_random"`` draws
+    exactly the course notebooks' ``np.random.seed(1); W = np.random.randn(n, n_prev) * 0.01``,
+    weight after weight in the order the layers are built.
+    """
+    if stream == "numpy":
+        return np.random.default_rng(seed)
+    if stream == "course":
+        return CourseRNG(seed)
+    raise XpnetValueError(f"init_rng must be 'numpy' or 'course', got {stream!r}")
+
+
+class CourseRNG:
+    """NumPy's legacy ``RandomState`` behind the Generator methods the layers call.
+
+    ``standard_normal(shape)`` is ``np.random.randn(*shape)`` after ``np.random.seed(seed)``.
+    Dropout masks come from independent child streams (``spawn``), which leave the weight
+    stream where it was, as with a Generator.
+    """
+
+    def __init__(self, seed):
+        self.seed = seed
+        self._state = np.random.RandomState(seed)
+        self._children = np.random.SeedSequence(seed)
+
+    def standard_normal(self, shape):
+        return self._state.standard_normal(shape)
+
+    def random(self, shape):
+        return self._state.random_sample(shape)
+
+    def permutation(self, n):
+        return self._state.permutation(n)
+
+    def spawn(self, n):
+        return [np.random.default_rng(s) for s in self._children.spawn(n)]

@@ -26,7 +26,7 @@ from ._validation import (
     holdout_size,
     is_integer,
 )
-from .backends import Backend, get_backend, resolve_backend
+from .backends import get_backend, resolve_backend
 from .backends._convert import to_backend
 from .checkpoint import Checkpoint, prepare_resume
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
@@ -58,6 +58,10 @@ class Sequential(Inference):
     seed : int, optional
         Seeds the host generator the initial weights are drawn from; the same seed gives
         the same weights on every backend. None draws a fresh seed (kept in ``self.seed``).
+    init_rng : {"numpy", "course"}
+        The stream the weights are drawn from: NumPy's Generator (default), or the legacy
+        ``np.random.seed(seed); np.random.randn(...)`` stream of the course's notebooks
+        (with ``init="small_random"``: their exact ``randn(...) * 0.01`` weights).
 
     Examples
     --------
@@ -71,7 +75,7 @@ class Sequential(Inference):
     """
 
     @keras_hints
-    def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None):
+    def __init__(self, layers, input_size=None, backend=None, dtype="float32", seed=None, init_rng="numpy"):
         layers = list(layers)
         if not layers:
             raise XpnetValueError("Sequential needs at least one layer, e.g. [Dense(1, activation='sigmoid')]")
@@ -81,10 +85,10 @@ class Sequential(Inference):
         if dtype not in _DTYPES:
             raise XpnetValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
         seed = check_int(seed, "seed", 0, allow_none=True)
-        self.layers = layers
-        self.backend: Backend = resolve_backend(backend)
-        self.dtype = dtype
+        self.layers, self.dtype, self.backend = layers, dtype, resolve_backend(backend)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        _initializers.host_rng(0, init_rng)  # validates the name
+        self.init_rng = init_rng
         self.input_size = None
         self.loss: _losses.Loss | None = None
         self.optimizer: _optim.Optimizer | None = None
@@ -111,7 +115,7 @@ class Sequential(Inference):
         shape = tuple(input_size) if isinstance(input_size, (tuple, list)) else (input_size,)
         if not shape or not all(n is None or (is_integer(n) and n >= 1) for n in shape):
             raise XpnetValueError(f"input_size must be a positive int (n_x), got {input_size!r}")
-        rng = _initializers.host_rng(self.seed)
+        rng = _initializers.host_rng(self.seed, self.init_rng)
         with self.backend.context():
             for layer in self.layers:
                 shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)
@@ -297,6 +301,7 @@ class Sequential(Inference):
         validation_split=None,
         l2=0.0,
         clip_norm=None,
+        clip_value=None,
         callbacks=None,
         verbose=False,
         checkpoint_every=None,
@@ -335,6 +340,8 @@ class Sequential(Inference):
             lambda of L2 regularisation: adds lambda/(2m) * sum ||W||^2 to the cost.
         clip_norm : float, optional
             Rescale the gradients whenever their global L2 norm exceeds this.
+        clip_value : float, optional
+            Clip every gradient element to [-clip_value, clip_value] (after ``clip_norm``).
         callbacks : list, optional
             Objects with any of ``set_model``, ``on_train_begin``, ``on_epoch_begin``,
             ``on_epoch_end(epoch, logs)`` (return True to stop) and ``on_train_end``.
@@ -392,7 +399,7 @@ class Sequential(Inference):
             self.loss, self.optimizer = loss, optimizer
             history = train(
                 self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size, shuffle=shuffle,
-                validation=validation, l2=l2, clip_norm=clip_norm, callbacks=callbacks, verbose=every,
+                validation=validation, l2=l2, clip_norm=clip_norm, clip_value=clip_value, callbacks=callbacks, verbose=every,
                 initial_epoch=initial_epoch,
             )
         for key, values in previous.items():  # a resumed run reports every epoch, not just the new ones

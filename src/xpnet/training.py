@@ -122,7 +122,7 @@ def clip_by_global_norm(xp, grads: dict, max_norm: float) -> dict:
     return {k: g * scale for k, g in grads.items()}
 
 
-def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None):
+def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None, clip_value=None):
     """One step of gradient descent on one batch; the model then holds the new parameters.
 
     Parameters
@@ -140,6 +140,8 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None):
         lambda of L2 regularisation (0: none).
     clip_norm : float, optional
         Rescale the gradients whenever their global L2 norm exceeds this.
+    clip_value : float, optional
+        Then clip every gradient element to ``[-clip_value, clip_value]`` (the course's ``clip``).
 
     Returns
     -------
@@ -149,6 +151,7 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None):
     """
     l2 = check_non_negative(l2, "l2")
     clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
+    clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
     mb = int(Y.shape[1])  # Y holds the examples on axis 1 for every first layer
     AL, caches = net.forward(X, training=True)
     cost = net.cost(AL, Y, caches, loss)
@@ -160,8 +163,15 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None):
         add_l2_gradients(net, grads, l2, mb)
     if clip_norm is not None:
         grads = clip_by_global_norm(net.xp, grads, clip_norm)
+    if clip_value is not None:
+        grads = clip_by_value(net.xp, grads, clip_value)
     net.assign_parameters(optimizer.update(net.parameters(), grads))
     return cost
+
+
+def clip_by_value(xp, grads: dict, max_value: float) -> dict:
+    """Clip every gradient element to [-max_value, max_value] (the course's ``clip``)."""
+    return {k: xp.clip(g, -max_value, max_value) for k, g in grads.items()}
 
 
 def train(
@@ -177,6 +187,7 @@ def train(
     validation=None,
     l2=0.0,
     clip_norm=None,
+    clip_value=None,
     callbacks=(),
     verbose=0,
     initial_epoch=0,
@@ -188,6 +199,7 @@ def train(
     batch_size = check_batch_size(batch_size, m)
     l2 = check_non_negative(l2, "l2")
     clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
+    clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
     xp, backend = net.xp, net.backend
     history = History()
     callbacks = list(callbacks)
@@ -216,7 +228,8 @@ def train(
             with backend.quiet_float_errors():
                 for cols in batch_slices(m, batch_size, order):
                     Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
-                    cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm)
+                    cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm,
+                                      clip_value=clip_value)
                     weighted = cost * (int(Yb.shape[1]) / m)
                     epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
                     # Lazy backends (dask) evaluate cost, parameters and the optimiser's state

@@ -4,17 +4,21 @@
 layers from; each other module is one family of layers.
 """
 
-from .attention import LayerNorm, MultiHeadAttention, PositionalEncoding, TransformerEncoderBlock
+from .attention import MultiHeadAttention, PositionalEncoding, padding_mask
 from .base import Layer, layer_from_config, register_layer, registered_layers
 from .conv import Conv1D
 from .dense import Dense
 from .dropout import Dropout
+from .normalization import LayerNorm
 from .recurrent import GRU, LSTM, SimpleRNN
 from .sequence import Embedding, GlobalAveragePooling1D, TimeDistributed
+from .wrappers import Bidirectional
+from .transformer import CrossAttention, TransformerDecoderBlock, TransformerEncoderBlock
 
 __all__ = [
     "Layer", "register_layer", "layer_from_config", "registered_layers",
     "Dense", "Dropout", "LayerNorm", "Conv1D", "SimpleRNN", "LSTM", "GRU",
-    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock",
+    "MultiHeadAttention", "PositionalEncoding", "TransformerEncoderBlock", "TransformerDecoderBlock",
+    "CrossAttention", "padding_mask", "Bidirectional",
     "Embedding", "TimeDistributed", "GlobalAveragePooling1D",
 ]

@@ -42,6 +42,16 @@ class TimeDistributed(SequenceInput, Layer):
         self.has_parameters = layer.has_parameters
         self.regularized = layer.regularized
 
+    # The wrapped layer's own dict: a network's reads and writes reach it, nothing is copied.
+    @property
+    def params(self):
+        return self.layer.params
+
+    @params.setter
+    def params(self, value):
+        if "layer" in self.__dict__:
+            self.layer.params = value
+
     @property
     def activation(self):
         return getattr(self.layer, "activation", None)
@@ -49,7 +59,6 @@ class TimeDistributed(SequenceInput, Layer):
     def build(self, input_shape, *, backend, dtype, rng):
         n, T = require_sequence_shape(input_shape, "TimeDistributed")
         out = self.layer.build((n,), backend=backend, dtype=dtype, rng=rng)
-        self.params = self.layer.params  # one dict: Sequential's updates reach the inner layer
         self.input_shape = (n, T)
         self.output_shape = (*out, T)
         return self.output_shape
@@ -57,11 +66,7 @@ class TimeDistributed(SequenceInput, Layer):
     def parameter_shapes(self):
         return self.layer.parameter_shapes()
 
-    def _sync(self):
-        self.layer.params = self.params
-
     def forward(self, A_prev, training=False):
-        self._sync()
         xp = array_namespace(A_prev)
         _, m, T = A_prev.shape
         A2, inner = self.layer.forward(flat(A_prev), training=training)
@@ -75,12 +80,10 @@ class TimeDistributed(SequenceInput, Layer):
         return xp.reshape(dA_prev2, (dA_prev2.shape[0], cache.m, cache.T))
 
     def backward(self, dA, cache, need_dA_prev=True):
-        self._sync()
         dA_prev2, grads = self.layer.backward(flat(dA), cache.inner, need_dA_prev)
         return self._unflat(dA_prev2, cache), grads
 
     def backward_from_dZ(self, dZ, cache, need_dA_prev=True):
-        self._sync()
         dA_prev2, grads = self.layer.backward_from_dZ(flat(dZ), cache.inner, need_dA_prev)
         return self._unflat(dA_prev2, cache), grads
 

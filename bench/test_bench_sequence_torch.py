@@ -1,0 +1,84 @@
+"""xpnet's LSTM and Transformer encoder block against PyTorch on the CPU: forward + backward.
+
+Run:   pytest bench/test_bench_sequence_torch.py --benchmark-group-by=group
+Smoke: pytest bench/test_bench_sequence_torch.py --benchmark-disable
+
+Realistic sizes (n_a = d_model = 128, m = 64, T = 50, float32). Each group holds the xpnet
+case (hand-written backward passes on NumPy) and the PyTorch case (``nn.LSTM`` /
+``nn.TransformerEncoderLayer``, post-norm, no dropout, autograd) of the same shapes; the
+target is xpnet <= 1.5x PyTorch's time, read as the ratio of the two minima of one run.
+torch is not a dependency of xpnet: without it the PyTorch cases are SKIPPED with the reason.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+import xpnet as xn
+
+N_X, N_A, M, T = 64, 128, 64, 50
+D_MODEL, HEADS, D_FF = 128, 8, 512
+
+
+def _data(shape, seed=0):
+    return np.random.default_rng(seed).normal(size=shape).astype(np.float32)
+
+
+def _torch():
+    return pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch) for the comparison")
+
+
+@pytest.mark.benchmark(group="lstm-vs-torch")
+def test_lstm_xpnet(benchmark):
+    layer = xn.LSTM(N_A, return_sequences=True)
+    xn.Sequential([layer], input_size=(N_X, T), backend="numpy", dtype="float32", seed=0)
+    X, dA = _data((N_X, M, T)), _data((N_A, M, T), 1)
+
+    def step():
+        _, cache = layer.forward(X, training=True)
+        return layer.backward(dA, cache)
+
+    benchmark(step)
+
+
+@pytest.mark.benchmark(group="lstm-vs-torch")
+def test_lstm_torch(benchmark):
+    torch = _torch()
+    torch.manual_seed(0)
+    lstm = torch.nn.LSTM(N_X, N_A)  # (T, m, n) layout: time first, as nn.LSTM's default
+    X = torch.tensor(_data((T, M, N_X)), requires_grad=True)
+    dA = torch.tensor(_data((T, M, N_A), 1))
+
+    def step():
+        out, _ = lstm(X)
+        out.backward(dA)
+
+    benchmark(step)
+
+
+@pytest.mark.benchmark(group="encoder-block-vs-torch")
+def test_encoder_block_xpnet(benchmark):
+    block = xn.TransformerEncoderBlock(D_MODEL, heads=HEADS, d_ff=D_FF)
+    xn.Sequential([block], input_size=(D_MODEL, T), backend="numpy", dtype="float32", seed=0)
+    X, dA = _data((D_MODEL, M, T)), _data((D_MODEL, M, T), 1)
+
+    def step():
+        _, cache = block.forward(X, training=True)
+        return block.backward(dA, cache)
+
+    benchmark(step)
+
+
+@pytest.mark.benchmark(group="encoder-block-vs-torch")
+def test_encoder_block_torch(benchmark):
+    torch = _torch()
+    torch.manual_seed(0)
+    block = torch.nn.TransformerEncoderLayer(D_MODEL, HEADS, D_FF, dropout=0.0, batch_first=True)
+    X = torch.tensor(_data((M, T, D_MODEL)), requires_grad=True)
+    dA = torch.tensor(_data((M, T, D_MODEL), 1))
+
+    def step():
+        block(X).backward(dA)
+
+    benchmark(step)

@@ -1,0 +1,411 @@
+"""Encoder-decoder models: two inputs wired the one way sequence-to-sequence models need.
+
+``Sequential`` chains one input through a list of layers; a translation model has two
+inputs, the source sentence for the encoder and the (shifted) target sentence for the
+decoder, joined in two ways:
+
+* the encoder's output sequence is the decoder's *memory*: layers with ``uses_memory``
+  (:class:`~xpnet.layers.CrossAttention`, :class:`~xpnet.layers.TransformerDecoderBlock`)
+  attend over it;
+* the final state of the last encoder layer built with ``return_state=True`` is the
+  initial state of the decoder's first recurrent layer (the classic RNN seq2seq).
+
+Backward propagation runs the decoder's hand-written backward passes first, sums the
+gradients flowing into the memory and the state, and feeds them to the encoder's.
+Shapes keep the course's notation: sequences ``(n, m, T)``, states ``(n_a, m)``, token ids
+``(m, T)``, one-hot targets ``(V, m, T_dec)``.
+"""
+
+from __future__ import annotations
+
+import math
+import random
+
+from . import initializers as _initializers
+from . import losses as _losses
+from . import optim as _optim
+from ._validation import check_bool, check_epochs, check_finite, check_int, check_positive
+from .backends import resolve_backend
+from .backends._convert import to_backend
+from .errors import NotFittedError, ShapeError, TrainingDivergedError, XpnetTypeError, XpnetValueError
+from .layers import Layer
+from .layers.attention import padding_mask
+from .training import (
+    History,
+    batch_slices,
+    check_batch_size,
+    clip_by_global_norm,
+    clip_by_value,
+    shuffle_rng,
+    take_columns,
+)
+
+__all__ = ["Seq2Seq"]
+
+
+def _is_recurrent(layer) -> bool:
+    return hasattr(layer, "forward_with_state")
+
+
+class Seq2Seq:
+    """An encoder and a decoder, trained together (teacher forcing).
+
+    Parameters
+    ----------
+    encoder, decoder : list of Layer
+        Each a list as for :class:`~xpnet.Sequential`. The decoder's last layer gives the
+        output, typically ``TimeDistributed(Dense(V, activation="softmax"))``.
+    mask_zero : bool, optional
+        Token id 0 of the encoder's input is padding: attention (the encoder's blocks and
+        the decoder's cross-attention) gives it weight 0. Needs an Embedding first.
+    backend, dtype, seed, init_rng
+        As :class:`~xpnet.Sequential`.
+
+    Examples
+    --------
+    >>> import xpnet as xn
+    >>> model = xn.Seq2Seq(
+    ...     encoder=[xn.Embedding(12, 8), xn.LSTM(16, return_sequences=True, return_state=True)],
+    ...     decoder=[xn.Embedding(12, 8), xn.LSTM(16, return_sequences=True), xn.CrossAttention(16),
+    ...              xn.TimeDistributed(xn.Dense(12, activation="softmax"))], seed=0)
+
+    Parameter names follow Sequential's: ``E1``, ``Wf2`` ... numbered across the encoder,
+    then the decoder.
+    """
+
+    def __init__(self, encoder, decoder, backend=None, dtype="float32", seed=None, mask_zero=False, init_rng="numpy"):
+        self.encoder, self.decoder = list(encoder), list(decoder)
+        for part, layers in (("encoder", self.encoder), ("decoder", self.decoder)):
+            if not layers:
+                raise XpnetValueError(f"Seq2Seq needs at least one {part} layer")
+            for i, layer in enumerate(layers):
+                if not isinstance(layer, Layer):
+                    raise XpnetTypeError(f"{part}[{i}] is a {type(layer).__name__}, not an xpnet Layer")
+        if any(getattr(layer, "uses_memory", False) for layer in self.encoder):
+            raise XpnetValueError("a layer that reads an encoder's output (CrossAttention, TransformerDecoderBlock) "
+                                  "belongs in the decoder")
+        if dtype not in ("float32", "float64"):
+            raise XpnetValueError(f"dtype must be 'float32' or 'float64', got {dtype!r}")
+        check_int(seed, "seed", allow_none=True)
+        check_bool(mask_zero, "mask_zero")
+        self.backend = resolve_backend(backend)
+        self.dtype, self.mask_zero = dtype, mask_zero
+        self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
+        _initializers.host_rng(0, init_rng)  # validates the name
+        self.init_rng = init_rng
+        self.layers = self.encoder + self.decoder
+        self.built, self.loss, self.optimizer = False, None, None
+        self.epochs_trained = 0
+        self._shuffle_rng = shuffle_rng(self.seed)
+        index = 0
+        for layer in self.layers:
+            if layer.has_parameters:
+                index += 1
+                layer.index = index
+        stateful = [layer for layer in self.encoder if getattr(layer, "return_state", False)]
+        self._state_source = stateful[-1] if stateful else None
+        targets = [layer for layer in self.decoder if _is_recurrent(layer)]
+        self._state_target = targets[0] if (targets and self._state_source is not None) else None
+        self._bidirectional_source = hasattr(self._state_source, "backward_layer")
+
+    def _bridge(self, state):
+        """A Bidirectional encoder's [a_fw, (c_fw,) a_bw, (c_bw)] -> the decoder's [a, (c)]: each
+        forward array stacked over its backward twin on the feature axis (as Keras's tutorial)."""
+        if not self._bidirectional_source:
+            return state
+        k = len(state) // 2
+        return tuple(self.xp.concat([state[i], state[k + i]], axis=0) for i in range(k))
+
+    def _unbridge(self, d_state):
+        if not self._bidirectional_source or d_state is None:
+            return d_state
+        n = self._state_source.units
+        return tuple(d[:n, ...] for d in d_state) + tuple(d[n:, ...] for d in d_state)
+
+    @property
+    def xp(self):
+        return self.backend.xp
+
+    # -- construction and parameters ---------------------------------------------------------
+    def build(self, encoder_input_shape, decoder_input_shape) -> "Seq2Seq":
+        """Create every parameter for per-example input shapes: ``(T,)`` for token ids, ``(n_x, T)``
+        for sequences (the first call of fit/predict does this from the data)."""
+        self._build(tuple(encoder_input_shape), tuple(decoder_input_shape))
+        return self
+
+    def _build(self, enc_shape, dec_shape):
+        rng = _initializers.host_rng(self.seed, self.init_rng)
+        with self.backend.context():
+            shape = enc_shape
+            for layer in self.encoder:
+                shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)
+            memory_shape = shape
+            shape = dec_shape
+            for layer in self.decoder:
+                if getattr(layer, "uses_memory", False) and (len(memory_shape) != 2 or memory_shape[0] != shape[0]):
+                    raise ShapeError(
+                        f"{type(layer).__name__} attends over the encoder's output, which must be a sequence with as "
+                        f"many features as the decoder's ({shape[0]}); the encoder gives per-example shape "
+                        f"{tuple(memory_shape)} (return_sequences=True on its last recurrent layer?)"
+                    )
+                shape = layer.build(shape, backend=self.backend, dtype=self.dtype, rng=rng)
+        src, dst = self._state_source, self._state_target
+        if src is not None and dst is not None:
+            k = 2 if self._bidirectional_source else 1
+            if src.units * k != dst.units or src.n_states != dst.n_states * k:
+                raise ShapeError(
+                    f"the encoder's {type(src).__name__}({src.units}) hands its final state to the decoder's "
+                    f"{type(dst).__name__}({dst.units}): they need the same cell type and units "
+                    "(twice the units after a Bidirectional encoder, whose two states are stacked)"
+                )
+        self.built = True
+
+    def parameters(self) -> dict:
+        """Every parameter by its numbered name (``E1``, ``Wf2``, ...), on the device."""
+        self._require_built()
+        return {f"{k}{layer.index}": v for layer in self.layers for k, v in layer.params.items()}
+
+    def _assign(self, params: dict) -> None:
+        for layer in self.layers:
+            for k in layer.params:
+                layer.params[k] = params[f"{k}{layer.index}"]
+
+    def set_parameters(self, params: dict) -> "Seq2Seq":
+        """Replace every parameter from host or device arrays (names and shapes checked)."""
+        expected = {f"{k}{layer.index}": s for layer in self.layers for k, s in layer.parameter_shapes().items()}
+        if not isinstance(params, dict) or set(params) != set(expected):
+            got = sorted(params) if isinstance(params, dict) else type(params).__name__
+            raise XpnetValueError(f"params must have exactly the keys {sorted(expected)}; got {got}")
+        moved = {}
+        with self.backend.context():
+            for name, shape in expected.items():
+                value = to_backend(params[name], self.backend, self.dtype, name)
+                if tuple(value.shape) != tuple(shape):
+                    raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
+                moved[name] = value
+        self._assign(moved)
+        return self
+
+    def _require_built(self):
+        if not self.built:
+            raise NotFittedError("the model has no parameters yet: call build(), fit() or predict_proba() first")
+
+    # -- inputs ----------------------------------------------------------------------------------
+    def _inputs(self, X_enc, X_dec):
+        prepared = []
+        for name, X, layer in (("X_enc", X_enc, self.encoder[0]), ("X_dec", X_dec, self.decoder[0])):
+            prepare = getattr(layer, "prepare_input", None)
+            if prepare is None:
+                raise XpnetTypeError(f"the first {name[2:]}oder layer must take sequences or token ids "
+                                     f"(Embedding, a recurrent layer, ...), got {type(layer).__name__}")
+            prepared.append(prepare(X, backend=self.backend, dtype=self.dtype, name=name))
+        (Xe, enc_shape), (Xd, dec_shape) = prepared
+        me, md = int(Xe.shape[self.encoder[0].examples_axis]), int(Xd.shape[self.decoder[0].examples_axis])
+        if me != md:
+            raise ShapeError(f"X_enc holds {me} examples but X_dec holds {md}: one target sentence per source")
+        if not self.built:
+            self._build(enc_shape, dec_shape)
+        return Xe, Xd
+
+    def _targets(self, Y, m):
+        xp = self.xp
+        V = self.decoder[-1].output_shape[0]
+        Y = self.backend.to_device(Y) if self.backend.owns(Y) else self.backend.asarray(Y)
+        if xp.isdtype(Y.dtype, "integral"):  # token ids (m, T) -> one-hot (V, m, T)
+            if Y.ndim != 2:
+                raise ShapeError(f"integer targets must be token ids (m, T_dec), got shape {tuple(Y.shape)}")
+            vocab = xp.reshape(xp.arange(V, dtype=Y.dtype), (V, 1, 1))
+            Y = xp.astype(xp.expand_dims(Y, axis=0) == vocab, self.backend.dtype(self.dtype))
+        else:
+            Y = xp.astype(Y, self.backend.dtype(self.dtype))
+        if Y.ndim != 3 or Y.shape[0] != V or Y.shape[1] != m:
+            raise ShapeError(f"Y must be one-hot (V, m, T_dec) with V = {V}, m = {m} (or ids (m, T_dec)); "
+                             f"got shape {tuple(Y.shape)}")
+        check_finite(Y, "Y")
+        return Y
+
+    def _enc_mask(self, X_enc):
+        return padding_mask(X_enc) if self.mask_zero else None
+
+    # -- propagation -------------------------------------------------------------------------------
+    def forward(self, X_enc, X_dec, training=False):
+        """Forward propagation of both halves: the decoder's output and every cache."""
+        memory, state, mask, caches = self.encode(X_enc, training)
+        D, dec_caches = self.decode(X_dec, memory, state, mask, training)
+        return D, caches + dec_caches
+
+    def encode(self, X_enc, training=False):
+        """The encoder alone: ``(memory, state, memory_mask, caches)`` for :meth:`decode`."""
+        mask = self._enc_mask(X_enc)
+        caches, A, state = [], X_enc, None
+        for layer in self.encoder:
+            if layer is self._state_source:
+                A, state, cache = layer.forward_with_state(A, None, training)
+                state = self._bridge(state)
+            elif getattr(layer, "takes_mask", False):
+                A, cache = layer.forward(A, training, mask=mask)
+            else:
+                A, cache = layer.forward(A, training)
+            caches.append(cache)
+        return A, state, mask, caches
+
+    def decode(self, X_dec, memory, state=None, memory_mask=None, training=False):
+        """The decoder alone, given what :meth:`encode` returned: ``(output, caches)``."""
+        caches, D = [], X_dec
+        for layer in self.decoder:
+            if getattr(layer, "uses_memory", False):
+                D, cache = layer.forward_with_memory(D, memory, memory_mask=memory_mask, training=training)
+            elif layer is self._state_target:
+                D, _, cache = layer.forward_with_state(D, state, training)
+            else:
+                D, cache = layer.forward(D, training)
+            caches.append(cache)
+        return D, caches
+
+    def _fused(self, loss):
+        activation = getattr(self.decoder[-1], "activation", None)
+        return loss.fused_activation is not None and activation is not None and activation.name == loss.fused_activation
+
+    def _cost(self, AL, Y, caches, loss):
+        if self._fused(loss):
+            return loss.cost_from_logits(self.decoder[-1].logits(caches[-1]), Y)
+        return loss.cost(AL, Y)
+
+    def backward(self, AL, Y, caches, loss) -> dict:
+        """Every parameter's gradient (``dE1``, ``dWf2``, ...): decoder first, then the encoder."""
+        grads, n_enc = {}, len(self.encoder)
+        d_memory = d_state = None
+        dA = None
+        for i in range(len(self.decoder) - 1, -1, -1):
+            layer, cache, need = self.decoder[i], caches[n_enc + i], i > 0
+            if i == len(self.decoder) - 1 and self._fused(loss):
+                dA, g = layer.backward_from_dZ(loss.fused_gradient(AL, Y), cache, need)
+            else:
+                dA = loss.gradient(AL, Y) if i == len(self.decoder) - 1 else dA
+                if getattr(layer, "uses_memory", False):
+                    dA, dM, g = layer.backward_with_memory(dA, cache, need)
+                    d_memory = dM if d_memory is None else d_memory + dM
+                elif layer is self._state_target:
+                    dA, d_state, g = layer.backward_with_state(dA, None, cache, need)
+                else:
+                    dA, g = layer.backward(dA, cache, need)
+            grads.update({f"d{k}{layer.index}": v for k, v in g.items()})
+        dA = d_memory
+        for i in range(n_enc - 1, -1, -1):
+            layer, cache, need = self.encoder[i], caches[i], i > 0
+            if layer is self._state_source:
+                dA, _, g = layer.backward_with_state(dA, self._unbridge(d_state), cache, need)
+            elif dA is None:  # nothing downstream used this layer's output
+                g = {k: self.xp.zeros_like(v) for k, v in layer.params.items()}
+            else:
+                dA, g = layer.backward(dA, cache, need)
+            grads.update({f"d{k}{layer.index}": v for k, v in g.items()})
+        return grads
+
+    # -- user API ----------------------------------------------------------------------------------
+    def _resolve_loss(self, loss):
+        if loss is not None:
+            return _losses.get(loss)
+        if self.loss is not None:
+            return self.loss
+        activation = getattr(self.decoder[-1], "activation", None)
+        return _losses.default_for(activation.name if activation is not None else "linear")
+
+    def gradients(self, X_enc, X_dec, Y, loss=None) -> dict:
+        """dJ/d(every parameter) on one batch (what a gradient check compares)."""
+        loss = self._resolve_loss(loss)
+        with self.backend.context():
+            Xe, Xd = self._inputs(X_enc, X_dec)
+            Y = self._targets(Y, int(Xd.shape[self.decoder[0].examples_axis]))
+            AL, caches = self.forward(Xe, Xd, training=True)
+            return self.backward(AL, Y, caches, loss)
+
+    def compute_cost(self, X_enc, X_dec, Y, loss=None) -> float:
+        loss = self._resolve_loss(loss)
+        with self.backend.context():
+            Xe, Xd = self._inputs(X_enc, X_dec)
+            Y = self._targets(Y, int(Xd.shape[self.decoder[0].examples_axis]))
+            AL, caches = self.forward(Xe, Xd)
+            return float(self._cost(AL, Y, caches, loss))
+
+    def predict_proba(self, X_enc, X_dec):
+        """The decoder's output (e.g. next-token probabilities ``(V, m, T_dec)``), on the host."""
+        with self.backend.context():
+            Xe, Xd = self._inputs(X_enc, X_dec)
+            AL, _ = self.forward(Xe, Xd)
+            return self.backend.to_numpy(AL)
+
+    def evaluate(self, X_enc, X_dec, Y, loss=None) -> dict:
+        """``{"cost": ..., "accuracy": ...}``; accuracy is per token (argmax vs target)."""
+        loss = self._resolve_loss(loss)
+        xp = self.xp
+        with self.backend.context():
+            Xe, Xd = self._inputs(X_enc, X_dec)
+            Y = self._targets(Y, int(Xd.shape[self.decoder[0].examples_axis]))
+            AL, caches = self.forward(Xe, Xd)
+            cost = float(self._cost(AL, Y, caches, loss))
+            hits = xp.astype(xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0), AL.dtype)
+            return {"cost": cost, "accuracy": float(xp.mean(hits))}
+
+    def fit(self, X_enc, X_dec, Y, loss=None, optimizer=None, epochs=10, learning_rate=None, batch_size=None,
+            shuffle=True, clip_norm=None, clip_value=None, verbose=False) -> History:
+        """Train both halves together by (mini-batch) gradient descent or ``optimizer``.
+
+        ``X_dec`` is the decoder's input under teacher forcing (the target sentence shifted
+        right behind a start token) and ``Y`` the target sentence: one-hot ``(V, m, T_dec)``
+        or token ids ``(m, T_dec)``. The other arguments are those of
+        :meth:`xpnet.Sequential.fit`; ``History.costs`` has one cost per epoch.
+        """
+        loss = self._resolve_loss(loss)
+        if optimizer is None and learning_rate is None and self.optimizer is not None:
+            optimizer = self.optimizer
+        optimizer = _optim.get(optimizer, learning_rate)
+        epochs = check_epochs(epochs)
+        clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
+        clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
+        history = History()
+        with self.backend.context():
+            Xe, Xd = self._inputs(X_enc, X_dec)
+            m = int(Xd.shape[self.decoder[0].examples_axis])
+            Y = self._targets(Y, m)
+            batch_size = check_batch_size(batch_size, m)
+            self.loss, self.optimizer = loss, optimizer
+            for epoch in range(epochs):
+                order = None
+                if shuffle and batch_size is not None and batch_size < m:
+                    order = self.backend.asarray(self._shuffle_rng.permutation(m))
+                before = self.parameters(), dict(optimizer.state), optimizer.iterations
+                with self.backend.quiet_float_errors():  # a diverging step's overflow: the check below reports it
+                    total = self._epoch(Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value)
+                if not math.isfinite(total):
+                    self._assign(before[0])
+                    optimizer.state, optimizer.iterations = before[1], before[2]
+                    raise TrainingDivergedError(
+                        f"the training cost became {total} at epoch {epoch}; the model keeps the parameters from "
+                        "before that epoch. Try a smaller learning rate, "
+                        "clip_norm=... or clip_value=..."
+                    )
+                history.record({"cost": total})
+                self.epochs_trained += 1
+                if verbose and (epoch % (verbose if verbose is not True else 100) == 0 or epoch == epochs - 1):
+                    print(f"Cost after epoch {epoch}: {total:.6f}")
+        return history
+
+    def _epoch(self, Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value) -> float:
+        xp, total = self.xp, 0.0
+        ax_e, ax_d = self.encoder[0].examples_axis, self.decoder[0].examples_axis
+        for cols in batch_slices(m, batch_size, order):
+            Yb = take_columns(xp, Y, cols)
+            AL, caches = self.forward(take_columns(xp, Xe, cols, ax_e), take_columns(xp, Xd, cols, ax_d), True)
+            cost = self._cost(AL, Yb, caches, loss)
+            grads = self.backward(AL, Yb, caches, loss)
+            if clip_norm is not None:
+                grads = clip_by_global_norm(xp, grads, clip_norm)
+            if clip_value is not None:
+                grads = clip_by_value(xp, grads, clip_value)
+            self._assign(optimizer.update(self.parameters(), grads))
+            total += float(cost) * int(Yb.shape[1]) / m
+        return total
+
+    def __repr__(self):
+        return f"Seq2Seq(encoder={self.encoder!r}, decoder={self.decoder!r})"
