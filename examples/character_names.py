@@ -1,4 +1,6 @@
-"""A character-level language model invents names (course 5, week 1: "Dinosaurus Island").
+"""
+A character-level language model invents names (course 5, week 1: "Dinosaurus Island")
+======================================================================================
 
 The corpus is the 405 given names shipped in ``xpnet/datasets/names.txt``. Each name is a
 sequence of characters ending with a newline; the model, an LSTM over one-hot characters
@@ -6,6 +8,8 @@ sequence of characters ending with a newline; the model, an LSTM over one-hot ch
 character. Training clips every gradient element to [-5, 5], as the course's ``clip`` does
 (``clip_value=5``); then ``xn.sample`` draws new names character by character, at two
 temperatures (lower: more conservative, higher: more inventive).
+
+.. code-block:: bash
 
     python examples/character_names.py --epochs 60
 """

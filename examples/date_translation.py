@@ -1,4 +1,6 @@
-"""Neural machine translation with attention: human-readable dates to ISO dates (course 5, week 3).
+"""
+Neural machine translation with attention: human-readable dates to ISO dates (course 5, week 3)
+===============================================================================================
 
 "tuesday 3 may 1979", "05.03.79", "may 3, 1979" all become "1979-05-03". The source dates
 are generated with the standard library (``datetime``) in a dozen formats, so nothing is
@@ -6,6 +8,8 @@ downloaded. A bidirectional LSTM encoder reads the characters (id 0 is padding, 
 of the attention); an LSTM decoder, fed the target shifted right behind a start token,
 attends over the encoder's outputs at each step (Luong-style ``CrossAttention``) and a
 softmax picks the next character. Greedy decoding then translates dates it has not seen.
+
+.. code-block:: bash
 
     python examples/date_translation.py --m 3000 --epochs 10
 """

@@ -1,10 +1,14 @@
-"""A Transformer learns to reverse sequences of tokens (course 5, week 4).
+"""
+A Transformer learns to reverse sequences of tokens (course 5, week 4)
+======================================================================
 
 The encoder reads a random sequence of digits; the decoder, fed the reversed sequence
 shifted right behind a start token (teacher forcing), predicts each next token. Reversal
 needs the positions (sinusoidal encodings) and attention across the whole source: every
 output token t copies input token T + 1 - t. After training, greedy decoding (each step
 feeds the decoder its own previous output) reverses unseen sequences.
+
+.. code-block:: bash
 
     python examples/transformer_reverse.py --epochs 25
 """

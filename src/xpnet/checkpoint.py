@@ -184,7 +184,7 @@ class Checkpoint:
         if path is None:
             raise XpnetValueError("checkpoint_path is required with checkpoint_every (e.g. 'run/checkpoint.npz')")
         self.path = os.fspath(path)
-        self.every = check_positive_int(every, "checkpoint_every (epochs between saves)")
+        self.every = check_positive_int(every, "checkpoint_every")
         self.history = {k: list(v) for k, v in (history or {}).items()}
         self.metadata = metadata
         self.net = None
