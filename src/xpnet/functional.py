@@ -262,14 +262,8 @@ class Seq2Seq:
             caches.append(cache)
         return D, caches
 
-    def _fused(self, loss):
-        activation = getattr(self.decoder[-1], "activation", None)
-        return loss.fused_activation is not None and activation is not None and activation.name == loss.fused_activation
-
     def _cost(self, AL, Y, caches, loss):
-        if self._fused(loss):
-            return loss.cost_from_logits(self.decoder[-1].logits(caches[-1]), Y)
-        return loss.cost(AL, Y)
+        return loss.output_cost(self.decoder[-1], AL, Y, caches[-1])
 
     def backward(self, AL, Y, caches, loss) -> dict:
         """Every parameter's gradient (``dE1``, ``dWf2``, ...): decoder first, then the encoder."""
@@ -278,7 +272,7 @@ class Seq2Seq:
         dA = None
         for i in range(len(self.decoder) - 1, -1, -1):
             layer, cache, need = self.decoder[i], caches[n_enc + i], i > 0
-            if i == len(self.decoder) - 1 and self._fused(loss):
+            if i == len(self.decoder) - 1 and loss.fuses_with(getattr(layer, "activation", None)):
                 dA, g = layer.backward_from_dZ(loss.fused_gradient(AL, Y), cache, need)
             else:
                 dA = loss.gradient(AL, Y) if i == len(self.decoder) - 1 else dA

@@ -65,6 +65,17 @@ class Loss:
         """J(g(Z), Y) computed from the logits (only for ``fused_activation``)."""
         raise NotImplementedError
 
+    def fuses_with(self, activation) -> bool:
+        """Whether this loss takes ``activation``'s logits directly (sigmoid + binary, softmax +
+        categorical cross-entropy): finite for any logit, and dZ = (A - Y) / m."""
+        return self.fused_activation is not None and getattr(activation, "name", None) == self.fused_activation
+
+    def output_cost(self, output_layer, AL, Y, cache):
+        """J of a network whose last layer ``output_layer`` gave ``AL`` (from its logits when fused)."""
+        if self.fuses_with(getattr(output_layer, "activation", None)):
+            return self.cost_from_logits(output_layer.logits(cache), Y)
+        return self.cost(AL, Y)
+
     def fused_gradient(self, A, Y):
         """dJ/dZ for the fused pair: (A - Y) / m (the backend's fused kernel)."""
         return kernels_of(A).cross_entropy_dZ(A, Y, self.denominator(Y))

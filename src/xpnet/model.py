@@ -194,15 +194,9 @@ class Sequential(Inference):
             caches.append(cache)
         return A, caches
 
-    def _fused(self, loss) -> bool:
-        activation = self.output_activation
-        return loss.fused_activation is not None and activation is not None and activation.name == loss.fused_activation
-
     def cost(self, AL, Y, caches, loss):
         """J for the output ``AL`` of :meth:`forward` (from the logits for a fused output pair)."""
-        if self._fused(loss):
-            return loss.cost_from_logits(self.layers[-1].logits(caches[-1]), Y)
-        return loss.cost(AL, Y)
+        return loss.output_cost(self.layers[-1], AL, Y, caches[-1])
 
     def backward(self, AL, Y, caches, loss) -> dict:
         """Backward propagation: the gradient of every parameter, keyed ``dW1``, ``db1``, ...
@@ -218,7 +212,7 @@ class Sequential(Inference):
             layer, cache = self.layers[i], caches[i]
             caches[i] = None
             need_dA_prev = i > first_with_input_grad
-            if i == last and self._fused(loss):
+            if i == last and loss.fuses_with(self.output_activation):
                 dA_prev, layer_grads = layer.backward_from_dZ(loss.fused_gradient(AL, Y), cache, need_dA_prev)
             else:
                 if i == last:

@@ -37,6 +37,11 @@ def _column(xp, b):
     return xp.reshape(b, (b.shape[0], 1, 1))
 
 
+def _course_layout(xp, S):
+    """A time-major (T, n, m) stack in the course's (n, m, T) layout."""
+    return xp.permute_dims(S, (1, 2, 0))
+
+
 def _state_grad(d_next, dA, t, T, return_sequences):
     """dJ/da_t: what flows back from step t+1, plus what the layer's output at t receives."""
     if dA is None:  # the output feeds nothing (only the final state is used)
@@ -215,11 +220,11 @@ class SimpleRNN(_Recurrent):
 
 
 class LSTMCache(NamedTuple):
-    X: object
-    G: object  # gates f, i, c~, o stacked on axis 0: (4 n_a, m, T)
-    C: object  # memory cells c_t (n_a, m, T)
+    X: object  # the input (n_x, m, T)
+    G: object  # gates f, i, c~, o stacked on axis 1, time-major: (T, 4 n_a, m)
+    C: object  # memory cells c_t (T, n_a, m)
     TC: object  # tanh(c_t)
-    A: object  # states a_t
+    A: object  # states a_t (T, n_a, m)
     a0: object  # initial states (n_a, m)
     c0: object
 
@@ -257,7 +262,7 @@ class LSTM(_GatedRecurrent):
         if not self.return_cell_sequence:
             return out
         _, _, cache = self.forward_with_state(X, initial_state, training)
-        return [*(out if self.return_state else [out]), cache.C]
+        return [*(out if self.return_state else [out]), _course_layout(array_namespace(X), cache.C)]
 
     def _initial_bias(self, gate):
         return self.forget_bias if gate == "f" else 0.0
@@ -272,12 +277,14 @@ class LSTM(_GatedRecurrent):
         xp = array_namespace(A_prev)
         n = self.units
         Wa, Wx, b = self._stacked(xp)
-        XZ = seq_matmul(Wx, A_prev) + _column(xp, b)
+        # Time-major inside the loop: step t reads and writes one contiguous (4 n_a, m) block,
+        # where a slice [:, :, t] of the course's (n, m, T) layout is a strided gather.
+        XZ = xp.matmul(Wx, xp.permute_dims(A_prev, (2, 0, 1))) + b  # (T, 4 n_a, m)
         a0, c0 = self._initial_states(A_prev, initial_state)
         a, c = a0, c0
         gates, cells, tcells, states = [], [], [], []
         for t in range(A_prev.shape[2]):
-            Z = Wa @ a + XZ[:, :, t]
+            Z = Wa @ a + XZ[t, ...]
             f = _sigmoid(Z[:n, ...])
             i = _sigmoid(Z[n : 2 * n, ...])
             cc = xp.tanh(Z[2 * n : 3 * n, ...])
@@ -289,44 +296,48 @@ class LSTM(_GatedRecurrent):
             cells.append(c)
             tcells.append(tc)
             states.append(a)
-        cache = LSTMCache(
-            A_prev, xp.stack(gates, axis=2), xp.stack(cells, axis=2), xp.stack(tcells, axis=2),
-            xp.stack(states, axis=2), a0, c0,
-        )
-        return self._output(xp, states), (a, c), cache
+        A = xp.stack(states, axis=0)
+        cache = LSTMCache(A_prev, xp.stack(gates, axis=0), xp.stack(cells, axis=0), xp.stack(tcells, axis=0), A, a0, c0)
+        return (_course_layout(xp, A) if self.return_sequences else a), (a, c), cache
 
     def backward_with_state(self, dA, d_state, cache, need_dA_prev=True):
         """(dJ/dX or None, (dJ/da0, dJ/dc0), grads); ``d_state`` is ``(dJ/da_T, dJ/dc_T)`` or None."""
         xp = array_namespace(cache.A)
         n = self.units
         Wa, Wx, _ = self._stacked(xp)
-        G, C, TC, A = cache.G, cache.C, cache.TC, cache.A
-        T = A.shape[2]
-        zeros = xp.zeros_like(A[:, :, 0])
+        G, C, TC, A = cache.G, cache.C, cache.TC, cache.A  # time-major: (T, ., m)
+        T = A.shape[0]
+        zeros = xp.zeros_like(A[0, ...])
         da_next, dc_next = (zeros, zeros) if d_state is None else d_state
         dWa = xp.zeros_like(Wa)
         dZs = [None] * T
         for t in range(T - 1, -1, -1):
             da = _state_grad(da_next, dA, t, T, self.return_sequences)
-            f, i, cc, o = G[:n, :, t], G[n : 2 * n, :, t], G[2 * n : 3 * n, :, t], G[3 * n :, :, t]
-            tc = TC[:, :, t]
-            c_prev = C[:, :, t - 1] if t > 0 else cache.c0
+            g = G[t, ...]
+            f, i, cc, o = g[:n, ...], g[n : 2 * n, ...], g[2 * n : 3 * n, ...], g[3 * n :, ...]
+            tc = TC[t, ...]
+            c_prev = C[t - 1, ...] if t > 0 else cache.c0
             do = da * tc
             dc = dc_next + da * o * (1.0 - tc * tc)
             df, di, dcc = dc * c_prev, dc * cc, dc * i
             dc_next = dc * f
             dZ = xp.concat([df * f * (1.0 - f), di * i * (1.0 - i), dcc * (1.0 - cc * cc), do * o * (1.0 - o)], axis=0)
-            dWa = dWa + dZ @ (A[:, :, t - 1] if t > 0 else cache.a0).T
+            dWa = dWa + dZ @ (A[t - 1, ...] if t > 0 else cache.a0).T
             dZs[t] = dZ
             da_next = Wa.T @ dZ
-        dZ = xp.stack(dZs, axis=2)  # (4 n_a, m, T)
-        dW = xp.concat([dWa, flat(dZ) @ flat(cache.X).T], axis=1)
-        db = xp.sum(flat(dZ), axis=1, keepdims=True)
+        dZ = xp.stack(dZs, axis=0)  # (T, 4 n_a, m)
+        n_x, m = cache.X.shape[0], cache.X.shape[1]
+        # One product for every (step, example) column: both sides flattened in (t, m) order.
+        dZ_flat = xp.reshape(xp.permute_dims(dZ, (1, 0, 2)), (4 * n, T * m))
+        X_flat = xp.reshape(xp.permute_dims(cache.X, (0, 2, 1)), (n_x, T * m))
+        dW = xp.concat([dWa, dZ_flat @ X_flat.T], axis=1)
+        db = xp.sum(dZ_flat, axis=1, keepdims=True)
         grads = {}
         for k, gname in enumerate(self._GATES):
             grads["W" + gname] = dW[k * n : (k + 1) * n, :]
             grads["b" + gname] = db[k * n : (k + 1) * n, :]
-        return (seq_matmul(Wx.T, dZ) if need_dA_prev else None), (da_next, dc_next), grads
+        dX = _course_layout(xp, xp.matmul(Wx.T, dZ)) if need_dA_prev else None
+        return dX, (da_next, dc_next), grads
 
     def get_config(self):
         return {**super().get_config(), "forget_bias": self.forget_bias,
