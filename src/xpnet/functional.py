@@ -298,12 +298,7 @@ class Seq2Seq:
 
     # -- user API ----------------------------------------------------------------------------------
     def _resolve_loss(self, loss):
-        if loss is not None:
-            return _losses.get(loss)
-        if self.loss is not None:
-            return self.loss
-        activation = getattr(self.decoder[-1], "activation", None)
-        return _losses.default_for(activation.name if activation is not None else "linear")
+        return _losses.resolve(loss, self.loss, getattr(self.decoder[-1], "activation", None))
 
     def gradients(self, X_enc, X_dec, Y, loss=None) -> dict:
         """dJ/d(every parameter) on one batch (what a gradient check compares)."""

@@ -28,6 +28,7 @@ __all__ = [
     "CategoricalCrossentropy",
     "MeanSquaredError",
     "get",
+    "resolve",
     "LOSSES",
     "binary_crossentropy",
     "categorical_crossentropy",
@@ -223,3 +224,13 @@ def default_for(activation_name: str) -> Loss:
         if cls.fused_activation == activation_name:
             return cls()
     return MeanSquaredError()
+
+
+def resolve(loss, previous: Loss | None, output_activation) -> Loss:
+    """The loss a model uses: ``loss`` when given, else ``previous`` (the last fit's), else
+    :func:`default_for` the output activation (None: a linear output)."""
+    if loss is not None:
+        return get(loss)
+    if previous is not None:
+        return previous
+    return default_for(getattr(output_activation, "name", "linear"))

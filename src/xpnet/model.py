@@ -268,12 +268,7 @@ class Sequential(Inference):
         return Y
 
     def _resolve_loss(self, loss):
-        if loss is not None:
-            return _losses.get(loss)
-        if self.loss is not None:
-            return self.loss
-        activation = self.output_activation
-        return _losses.default_for(activation.name if activation is not None else "linear")
+        return _losses.resolve(loss, self.loss, self.output_activation)
 
     def _returns_host(self, X) -> bool:
         # Results follow the input: host data in, NumPy out; device arrays in, device out.
