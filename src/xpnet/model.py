@@ -94,6 +94,8 @@ class Sequential(Inference):
         self.optimizer: _optim.Optimizer | None = None
         #: Epochs completed by fit (carried by checkpoints, so a resumed run continues the count).
         self.epochs_trained = 0
+        #: The History of the running or latest fit (one entry per completed epoch of it).
+        self.history = None
         #: The host generator that orders mini-batches (saved and restored by checkpoints).
         self.shuffle_rng = shuffle_rng(self.seed)
         for index, layer in enumerate([layer for layer in layers if layer.has_parameters], start=1):

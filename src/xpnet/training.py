@@ -201,7 +201,8 @@ def train(
     clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
     clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
     xp, backend = net.xp, net.backend
-    history = History()
+    # Readable while the loop runs (as Keras's model.history): what an interrupt handler saves.
+    history = net.history = History()
     callbacks = list(callbacks)
     for cb in callbacks:
         _call(cb, "set_model", net)

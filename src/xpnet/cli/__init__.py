@@ -117,7 +117,6 @@ class _Progress:
 
     def __init__(self, epochs, initial, quiet):
         self.bar = None
-        self.history = {}
         self.quiet = quiet
         self.epochs = epochs
         if quiet:
@@ -129,8 +128,6 @@ class _Progress:
         self.bar = tqdm(total=epochs, initial=initial, unit="epoch", desc="training", dynamic_ncols=True)
 
     def on_epoch_end(self, epoch, logs):
-        for key, value in logs.items():  # what a Ctrl-C checkpoint keeps of this run's learning curve
-            self.history.setdefault(key, []).append(value)
         if self.bar is not None:
             self.bar.set_postfix(cost=f"{logs['cost']:.4f}", refresh=False)
             self.bar.update(1)
@@ -220,8 +217,11 @@ def _train(args) -> int:
         if progress.bar is not None:
             progress.bar.close()
         history = xn.read_header(args.resume)["history"] if args.resume else {}
-        for key, values in progress.history.items():
-            history[key] = history.get(key, []) + values
+        # The interrupted fit's own record, cut to the epochs the model holds: the interrupt can
+        # land between an epoch's record and its count.
+        done = net.epochs_trained - initial
+        for key, values in (net.history.history if net.history is not None else {}).items():
+            history[key] = history.get(key, []) + values[:done]
         return _interrupted(net, os.path.join(out, "checkpoint.npz"), metadata, initial, history)
     finally:
         if progress.bar is not None:
