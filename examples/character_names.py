@@ -51,7 +51,7 @@ def one_hot_batch(names, chars):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description='A character-level language model invents names (course 5, week 1: "Dinosaurus Island")')
     parser.add_argument("--epochs", type=int, default=60)
     parser.add_argument("--units", type=int, default=64)
     parser.add_argument("--backend", default="numpy")

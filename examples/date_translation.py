@@ -68,7 +68,7 @@ def encode(pairs, source_chars, T):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description='Neural machine translation with attention: human-readable dates to ISO dates (course 5, week 3)')
     parser.add_argument("--m", type=int, default=3000)
     parser.add_argument("--epochs", type=int, default=10)
     parser.add_argument("--units", type=int, default=32)

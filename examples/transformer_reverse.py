@@ -33,7 +33,7 @@ def reverse_task(m, T, V, seed):
 
 
 def main(argv=None):
-    parser = argparse.ArgumentParser(description=__doc__.strip().splitlines()[0])
+    parser = argparse.ArgumentParser(description='A Transformer learns to reverse sequences of tokens (course 5, week 4)')
     parser.add_argument("--epochs", type=int, default=25)
     parser.add_argument("--m", type=int, default=2000)
     parser.add_argument("--T", type=int, default=6, help="sequence length")
