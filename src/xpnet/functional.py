@@ -26,7 +26,7 @@ from . import losses as _losses
 from . import optim as _optim
 from ._validation import check_bool, check_epochs, check_finite, check_int, check_positive
 from .backends import resolve_backend
-from .backends._convert import to_backend
+from .backends._convert import parameters_to_backend
 from .errors import NotFittedError, ShapeError, TrainingDivergedError, XpnetTypeError, XpnetValueError
 from .layers import Layer
 from .layers.attention import padding_mask
@@ -173,17 +173,7 @@ class Seq2Seq:
     def set_parameters(self, params: dict) -> "Seq2Seq":
         """Replace every parameter from host or device arrays (names and shapes checked)."""
         expected = {f"{k}{layer.index}": s for layer in self.layers for k, s in layer.parameter_shapes().items()}
-        if not isinstance(params, dict) or set(params) != set(expected):
-            got = sorted(params) if isinstance(params, dict) else type(params).__name__
-            raise XpnetValueError(f"params must have exactly the keys {sorted(expected)}; got {got}")
-        moved = {}
-        with self.backend.context():
-            for name, shape in expected.items():
-                value = to_backend(params[name], self.backend, self.dtype, name)
-                if tuple(value.shape) != tuple(shape):
-                    raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
-                moved[name] = value
-        self._assign(moved)
+        self._assign(parameters_to_backend(params, expected, self.backend, self.dtype))
         return self
 
     def _require_built(self):

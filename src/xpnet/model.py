@@ -27,9 +27,9 @@ from ._validation import (
     is_integer,
 )
 from .backends import get_backend, resolve_backend
-from .backends._convert import to_backend
+from .backends._convert import parameters_to_backend, to_backend
 from .checkpoint import Checkpoint, prepare_resume
-from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
 from .layers import Layer, layer_from_config
 from .training import History, hold_out_last, shuffle_rng, train
@@ -156,24 +156,7 @@ class Sequential(Inference):
         Every parameter must be present; values are copied to the model's device and dtype.
         """
         self.require_built()
-        if not isinstance(params, dict):
-            raise XpnetTypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
-        expected = self.parameter_shapes()
-        missing = [k for k in expected if k not in params]
-        unknown = [k for k in params if k not in expected]
-        if missing or unknown:
-            raise XpnetValueError(
-                f"params must have exactly the keys {list(expected)}; missing {missing}, unknown {unknown}"
-            )
-        moved = {}
-        with self.backend.context():
-            for name, shape in expected.items():
-                value = to_backend(params[name], self.backend, self.dtype, name)
-                if tuple(value.shape) != tuple(shape):
-                    raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
-                check_finite(value, name)
-                moved[name] = value
-        self.assign_parameters(moved)
+        self.assign_parameters(parameters_to_backend(params, self.parameter_shapes(), self.backend, self.dtype))
         return self
 
     def assign_parameters(self, params: dict) -> None:

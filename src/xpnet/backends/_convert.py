@@ -11,10 +11,11 @@ from __future__ import annotations
 
 import numpy as np
 
-from ..errors import XpnetTypeError, XpnetValueError
+from .._validation import check_finite
+from ..errors import ShapeError, XpnetTypeError, XpnetValueError
 from ._base import Backend
 
-__all__ = ["to_backend", "to_numpy"]
+__all__ = ["to_backend", "to_numpy", "parameters_to_backend"]
 
 
 def to_backend(x, backend: Backend, dtype: str, name: str, *, examples: bool = False):
@@ -99,6 +100,26 @@ def _not_numeric(name, dtype):
     raise XpnetTypeError(
         f"{name} must hold numbers (int, float or bool), got dtype {dtype}; encode text or categories as numbers first"
     )
+
+
+def parameters_to_backend(params, expected: dict, backend: Backend, dtype: str) -> dict:
+    """A model's whole parameter dict, checked and moved: exactly the names of ``expected``
+    (name -> shape), each of that shape and finite, on ``backend`` in ``dtype``."""
+    if not isinstance(params, dict):
+        raise XpnetTypeError(f"params must be a dict like {{'W1': ..., 'b1': ...}}, got {type(params).__name__}")
+    missing = [k for k in expected if k not in params]
+    unknown = [k for k in params if k not in expected]
+    if missing or unknown:
+        raise XpnetValueError(f"params must have exactly the keys {list(expected)}; missing {missing}, unknown {unknown}")
+    moved = {}
+    with backend.context():
+        for name, shape in expected.items():
+            value = to_backend(params[name], backend, dtype, name)
+            if tuple(value.shape) != tuple(shape):
+                raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
+            check_finite(value, name)
+            moved[name] = value
+    return moved
 
 
 def to_numpy(x) -> np.ndarray:
