@@ -21,6 +21,8 @@ drawn where the activations live.
 
 from __future__ import annotations
 
+from ._generic_sequence_kernels import SequenceKernels
+
 __all__ = ["Kernels", "dropout_keys", "mix32", "keep_threshold", "MIX_A", "MIX_B"]
 
 _MASK32 = 0xFFFFFFFF
@@ -57,7 +59,7 @@ def keep_threshold(keep_prob: float) -> int:
     return min(_MASK32, int(keep_prob * 4294967296.0))
 
 
-class Kernels:
+class Kernels(SequenceKernels):
     """The generic kernels: array-API only, over the namespace of their arguments.
 
     Subclasses override single methods; whatever they do not override falls back here.

@@ -11,6 +11,7 @@ from __future__ import annotations
 import numpy as np
 
 from ._generic_kernels import MIX_A, MIX_B, Kernels, dropout_keys, keep_threshold
+from .numpy_sequence_kernels import NumpySequenceKernels
 
 __all__ = ["NumpyKernels"]
 
@@ -30,7 +31,7 @@ def _row_blocks(A):
     return [slice(start, min(start + step, rows)) for start in range(0, rows, step)]
 
 
-class NumpyKernels(Kernels):
+class NumpyKernels(NumpySequenceKernels, Kernels):
     """In-place NumPy kernels (bit-identical to the generic ones)."""
 
     name = "numpy"

@@ -1,0 +1,218 @@
+"""The sequence kernels: a recurrent layer's whole forward pass over T steps and its backward.
+
+:class:`SequenceKernels` is mixed into :class:`~xpnet.backends.kernels.Kernels`; it holds the
+portable array-API implementation, the gradient-checked reference that array-api-strict,
+dask and torch run. A backend overrides a method only where that measurably wins (NumPy:
+``numpy_sequence_kernels``). Every implementation keeps the same shape of work:
+
+* the input half of every step's product (``W_x x_t + b`` for all t) is ONE matrix product
+  before the loop, and the weight gradients (``dW``, ``db``) one product after it, so the
+  loop holds only the recurrent product and the element-wise gate math;
+* the loop runs time-major: step t reads and writes contiguous ``(rows, m)`` blocks of
+  ``(T, rows, m)`` arrays (a ``[:, :, t]`` slice of the course's ``(n, m, T)`` is strided);
+* gate rows are stacked with the sigmoid gates first (LSTM: f, i, o, then c~; GRU: u, r),
+  so one pass covers every sigmoid.
+
+Inputs and outputs keep the course's notation: X ``(n_x, m, T)``, states ``(n_a, m)``,
+gradients of the output sequence ``(n_a, m, T)``. A kernel's cache is read only by the
+same kernels' backward; its fields hold time-major arrays with the initial state first.
+"""
+
+from __future__ import annotations
+
+from typing import NamedTuple
+
+__all__ = ["SequenceKernels", "LSTMCache", "GRUCache", "RNNCache"]
+
+
+class LSTMCache(NamedTuple):
+    X: object  # the input, as the kernels keep it
+    G: object  # activated gates (T, 4 n_a, m): f, i, o, then c~
+    C: object  # memory cells c_0..c_T (T + 1, n_a, m)
+    TC: object  # tanh(c_1..c_T) (T, n_a, m)
+    A: object  # states a_0..a_T (T + 1, n_a, m)
+
+
+class GRUCache(NamedTuple):
+    X: object  # the input, as the kernels keep it
+    G: object  # activated gates (T, 3 n_a, m): Gu, Gr, then c~
+    C: object  # states c_0..c_T (T + 1, n_a, m)
+
+
+class RNNCache(NamedTuple):
+    X: object  # the input, as the kernels keep it
+    A: object  # states a_0..a_T (T + 1, n_a, m)
+
+
+def _sigmoid(xp, Z):
+    # tanh saturates where exp would overflow: exact for every z, no branch on its sign.
+    return 0.5 * xp.tanh(0.5 * Z) + 0.5
+
+
+def _time_major(xp, X):
+    """(n, m, T) -> (T, n, m)."""
+    return xp.permute_dims(X, (2, 0, 1))
+
+
+def _columns(xp, S):
+    """(T, n, m) -> (n, T m): every (step, example) pair as one column, in (t, m) order."""
+    T, n, m = S.shape
+    return xp.reshape(xp.permute_dims(S, (1, 0, 2)), (n, T * m))
+
+
+def _zeros_or(xp, like, s):
+    return xp.zeros_like(like) if s is None else s
+
+
+class SequenceKernels:
+    """Generic recurrent kernels (array API only); mixed into the generic ``Kernels``."""
+
+    # -- LSTM: gates [f; i; o; c~] = [sigmoid x3; tanh](Wa a_{t-1} + Wx x_t + b) --------------
+    def lstm_forward(self, X, W, b, a0, c0):
+        """The LSTM over every step: an :class:`LSTMCache` (states, cells, gates).
+
+        ``W`` is ``(4 n_a, n_a + n_x)``, rows in gate order f, i, o, c~ and columns acting on
+        ``[a_{t-1}; x_t]``; ``b`` is ``(4 n_a, 1)``; ``a0``, ``c0`` are ``(n_a, m)``.
+        c_t = f c_{t-1} + i c~, a_t = o tanh(c_t).
+        """
+        xp = _namespace(X)
+        n, T = a0.shape[0], X.shape[2]
+        Wa, Wx = W[:, :n], W[:, n:]
+        XZ = xp.matmul(Wx, _time_major(xp, X)) + b  # (T, 4 n_a, m)
+        a, c = a0, c0
+        gates, cells, tcells, states = [], [c0], [], [a0]
+        for t in range(T):
+            Z = Wa @ a + XZ[t, ...]
+            S = _sigmoid(xp, Z[: 3 * n, ...])
+            cc = xp.tanh(Z[3 * n :, ...])
+            c = S[:n, ...] * c + S[n : 2 * n, ...] * cc
+            tc = xp.tanh(c)
+            a = S[2 * n :, ...] * tc
+            gates.append(xp.concat([S, cc], axis=0))
+            cells.append(c)
+            tcells.append(tc)
+            states.append(a)
+        stack = lambda s: xp.stack(s, axis=0)  # noqa: E731
+        return LSTMCache(X, stack(gates), stack(cells), stack(tcells), stack(states))
+
+    def lstm_backward(self, dA, da_T, dc_T, cache, W, need_dX=True):
+        """``(dX or None, da0, dc0, dW, db)`` of :meth:`lstm_forward`.
+
+        ``dA`` is dJ/da_t for every step ``(n_a, m, T)`` or None; ``da_T``, ``dc_T`` are the
+        gradients flowing into the final state ``(n_a, m)``, or None for zeros.
+        """
+        xp = _namespace(cache.G)
+        G, C, TC, A = cache.G, cache.C, cache.TC, cache.A
+        T, n = G.shape[0], A.shape[1]
+        Wa, Wx = W[:, :n], W[:, n:]
+        da_next = _zeros_or(xp, A[0, ...], da_T)
+        dc_next = _zeros_or(xp, A[0, ...], dc_T)
+        dZs = [None] * T
+        for t in range(T - 1, -1, -1):
+            da = da_next if dA is None else da_next + dA[:, :, t]
+            g, tc = G[t, ...], TC[t, ...]
+            S, cc = g[: 3 * n, ...], g[3 * n :, ...]
+            f, i, o = S[:n, ...], S[n : 2 * n, ...], S[2 * n :, ...]
+            dc = dc_next + da * o * (1.0 - tc * tc)
+            dS = xp.concat([dc * C[t, ...], dc * cc, da * tc], axis=0)  # df, di, do
+            dZs[t] = xp.concat([dS * S * (1.0 - S), dc * i * (1.0 - cc * cc)], axis=0)
+            dc_next = dc * f
+            da_next = Wa.T @ dZs[t]
+        dZ = xp.stack(dZs, axis=0)  # (T, 4 n_a, m)
+        dZ_cols = _columns(xp, dZ)
+        H = _columns(xp, xp.concat([A[:T, ...], _time_major(xp, cache.X)], axis=1))  # [a_{t-1}; x_t]
+        dW = dZ_cols @ H.T
+        db = xp.sum(dZ_cols, axis=1, keepdims=True)
+        dX = xp.permute_dims(xp.matmul(Wx.T, dZ), (1, 2, 0)) if need_dX else None
+        return dX, da_next, dc_next, dW, db
+
+    # -- GRU: [Gu; Gr] = sigmoid(Wur [c_{t-1}; x_t] + bur), c~ = tanh(Wc [Gr c_{t-1}; x_t] + bc)
+    def gru_forward(self, X, W, b, c0):
+        """The GRU over every step: a :class:`GRUCache`.
+
+        ``W`` is ``(3 n_a, n_a + n_x)``, rows in gate order u, r, c~, columns acting on
+        ``[c_{t-1}; x_t]`` (``[Gr c_{t-1}; x_t]`` for c~); ``b`` is ``(3 n_a, 1)``.
+        c_t = Gu c~ + (1 - Gu) c_{t-1}.
+        """
+        xp = _namespace(X)
+        n, T = c0.shape[0], X.shape[2]
+        Wur, Wc = W[: 2 * n, :n], W[2 * n :, :n]
+        XZ = xp.matmul(W[:, n:], _time_major(xp, X)) + b  # (T, 3 n_a, m)
+        c = c0
+        gates, states = [], [c0]
+        for t in range(T):
+            S = _sigmoid(xp, Wur @ c + XZ[t, : 2 * n, ...])
+            gu, gr = S[:n, ...], S[n:, ...]
+            cc = xp.tanh(Wc @ (gr * c) + XZ[t, 2 * n :, ...])
+            c = gu * cc + (1.0 - gu) * c
+            gates.append(xp.concat([S, cc], axis=0))
+            states.append(c)
+        return GRUCache(X, xp.stack(gates, axis=0), xp.stack(states, axis=0))
+
+    def gru_backward(self, dA, dc_T, cache, W, need_dX=True):
+        """``(dX or None, dc0, dW, db)`` of :meth:`gru_forward` (``dA``, ``dc_T`` as for the LSTM)."""
+        xp = _namespace(cache.G)
+        G, C = cache.G, cache.C
+        T, n = G.shape[0], C.shape[1]
+        Wur, Wc = W[: 2 * n, :n], W[2 * n :, :n]
+        dc_next = _zeros_or(xp, C[0, ...], dc_T)
+        dZs = [None] * T
+        for t in range(T - 1, -1, -1):
+            dc = dc_next if dA is None else dc_next + dA[:, :, t]
+            gu, gr, cc, c_prev = G[t, :n, ...], G[t, n : 2 * n, ...], G[t, 2 * n :, ...], C[t, ...]
+            dZc = dc * gu * (1.0 - cc * cc)
+            drc = Wc.T @ dZc  # dJ/d(Gr c_{t-1})
+            dZur = xp.concat([dc * (cc - c_prev) * gu * (1.0 - gu), drc * c_prev * gr * (1.0 - gr)], axis=0)
+            dc_next = dc * (1.0 - gu) + drc * gr + Wur.T @ dZur
+            dZs[t] = xp.concat([dZur, dZc], axis=0)
+        dZ = xp.stack(dZs, axis=0)  # (T, 3 n_a, m)
+        dZ_cols = _columns(xp, dZ)
+        C_prev = C[:T, ...]
+        X_cols = _columns(xp, _time_major(xp, cache.X))
+        dW_a = xp.concat([dZ_cols[: 2 * n, ...] @ _columns(xp, C_prev).T,
+                          dZ_cols[2 * n :, ...] @ _columns(xp, G[:, n : 2 * n, ...] * C_prev).T], axis=0)
+        dW = xp.concat([dW_a, dZ_cols @ X_cols.T], axis=1)
+        db = xp.sum(dZ_cols, axis=1, keepdims=True)
+        dX = xp.permute_dims(xp.matmul(W[:, n:].T, dZ), (1, 2, 0)) if need_dX else None
+        return dX, dc_next, dW, db
+
+    # -- SimpleRNN: a_t = tanh(Waa a_{t-1} + Wax x_t + ba) ------------------------------------
+    def rnn_forward(self, X, W, b, a0):
+        """The simple RNN over every step: an :class:`RNNCache`; ``W`` is ``[Waa, Wax]``."""
+        xp = _namespace(X)
+        n, T = a0.shape[0], X.shape[2]
+        Waa = W[:, :n]
+        XZ = xp.matmul(W[:, n:], _time_major(xp, X)) + b  # (T, n_a, m)
+        a = a0
+        states = [a0]
+        for t in range(T):
+            a = xp.tanh(Waa @ a + XZ[t, ...])
+            states.append(a)
+        return RNNCache(X, xp.stack(states, axis=0))
+
+    def rnn_backward(self, dA, da_T, cache, W, need_dX=True):
+        """``(dX or None, da0, dW, db)`` of :meth:`rnn_forward` (``dA``, ``da_T`` as for the LSTM)."""
+        xp = _namespace(cache.A)
+        A = cache.A
+        T, n = A.shape[0] - 1, A.shape[1]
+        Waa = W[:, :n]
+        da_next = _zeros_or(xp, A[0, ...], da_T)
+        dZs = [None] * T
+        for t in range(T - 1, -1, -1):
+            da = da_next if dA is None else da_next + dA[:, :, t]
+            a_t = A[t + 1, ...]
+            dZs[t] = da * (1.0 - a_t * a_t)
+            da_next = Waa.T @ dZs[t]
+        dZ = xp.stack(dZs, axis=0)  # (T, n_a, m)
+        dZ_cols = _columns(xp, dZ)
+        H = _columns(xp, xp.concat([A[:T, ...], _time_major(xp, cache.X)], axis=1))
+        dW = dZ_cols @ H.T
+        db = xp.sum(dZ_cols, axis=1, keepdims=True)
+        dX = xp.permute_dims(xp.matmul(W[:, n:].T, dZ), (1, 2, 0)) if need_dX else None
+        return dX, da_next, dW, db
+
+
+def _namespace(x):
+    from array_api_compat import array_namespace
+
+    return array_namespace(x)

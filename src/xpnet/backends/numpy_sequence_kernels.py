@@ -1,0 +1,244 @@
+"""NumPy overrides of the sequence kernels: ``out=`` buffers and fewer passes per step.
+
+A recurrent step on NumPy costs one small matrix product plus one Python-dispatched pass
+per element-wise operation, so the overrides cut passes and allocations, not arithmetic:
+
+* every array of the loop is allocated once per call, time-major, and each step writes its
+  gates, cells and states straight into its own contiguous ``(rows, m)`` block (``out=``);
+* the sigmoid gates' rows of W and b are halved before the loop (exact: a power of two),
+  so ONE ``tanh`` over the whole gate block gives tanh(z/2) for the sigmoid gates and
+  tanh(z) for the candidate, and sigmoid(z) = 0.5 tanh(z/2) + 0.5 is two passes more;
+* the bias rides in the input product (a row of ones under X), and the backward pass gets
+  dW and db from ONE product of every step's dZ with every step's [a_{t-1}; x_t; 1].
+
+The formulas are the generic kernels'; only the grouping of sums differs, so results match
+them to rounding (float32 and float64 parity tests).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+
+from ._generic_sequence_kernels import GRUCache, LSTMCache, RNNCache
+
+__all__ = ["NumpySequenceKernels"]
+
+
+def _with_ones(X):
+    """X (n_x, m, T) as time-major (T, n_x + 1, m) with a row of ones under each step."""
+    n_x, m, T = X.shape
+    X1 = np.empty((T, n_x + 1, m), dtype=X.dtype)
+    X1[:, :n_x, :] = X.transpose(2, 0, 1)
+    X1[:, n_x, :] = 1.0
+    return X1
+
+
+def _halved(W, b, rows):
+    """W, b with their first ``rows`` rows halved (the sigmoid gates), and the bias as a column of W."""
+    Wb = np.concatenate([W, b], axis=1)
+    Wb[:rows, :] *= 0.5
+    return Wb
+
+
+def _state(s, like):
+    """A fresh, writable copy of an incoming state gradient (zeros for None)."""
+    return np.zeros_like(like) if s is None else np.array(s, dtype=like.dtype, copy=True)
+
+
+def _weight_grads(dZ, H_parts, T, m):
+    """dW and db from ONE product: dZ (T, rows, m) against every step's stacked [H_parts; 1]."""
+    rows = dZ.shape[1]
+    dZ_cols = np.ascontiguousarray(dZ.transpose(1, 0, 2)).reshape(rows, T * m)
+    k = sum(p.shape[1] for p in H_parts)
+    H = np.empty((k, T, m), dtype=dZ.dtype)
+    start = 0
+    for p in H_parts:  # each (T, rows_p, m), time-major
+        H[start : start + p.shape[1]] = p.transpose(1, 0, 2)
+        start += p.shape[1]
+    dWb = dZ_cols @ H.reshape(k, T * m).T
+    return dZ_cols, dWb
+
+
+def _dX(Wx, dZ_cols, n_x, T, m):
+    return (np.ascontiguousarray(Wx.T) @ dZ_cols).reshape(n_x, T, m).transpose(0, 2, 1)
+
+
+class NumpySequenceKernels:
+    """NumPy's recurrent kernels; mixed into ``NumpyKernels`` ahead of the generic ones."""
+
+    def lstm_forward(self, X, W, b, a0, c0):
+        n_x, m, T = X.shape
+        n = a0.shape[0]
+        Wb = _halved(W, b, 3 * n)
+        Wa = np.ascontiguousarray(Wb[:, :n])
+        X1 = _with_ones(X)
+        G = np.matmul(Wb[:, n:], X1)  # (T, 4 n_a, m): W_x x_t + b of every step at once
+        A = np.empty((T + 1, n, m), dtype=X.dtype)
+        C = np.empty_like(A)
+        TC = np.empty((T, n, m), dtype=X.dtype)
+        A[0], C[0] = a0, c0
+        Z = np.empty((4 * n, m), dtype=X.dtype)
+        ic = np.empty((n, m), dtype=X.dtype)
+        for t in range(T):
+            g = G[t]
+            np.matmul(Wa, A[t], out=Z)
+            np.add(g, Z, out=g)
+            np.tanh(g, out=g)
+            S = g[: 3 * n]
+            np.multiply(S, 0.5, out=S)
+            np.add(S, 0.5, out=S)
+            np.multiply(g[:n], C[t], out=C[t + 1])
+            np.multiply(g[n : 2 * n], g[3 * n :], out=ic)
+            np.add(C[t + 1], ic, out=C[t + 1])
+            np.tanh(C[t + 1], out=TC[t])
+            np.multiply(g[2 * n : 3 * n], TC[t], out=A[t + 1])
+        return LSTMCache(X1, G, C, TC, A)
+
+    def lstm_backward(self, dA, da_T, dc_T, cache, W, need_dX=True):
+        X1, G, C, TC, A = cache
+        T, _, m = G.shape
+        n = A.shape[1]
+        WaT = np.ascontiguousarray(W[:, :n].T)
+        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        da, dc = _state(da_T, A[0]), _state(dc_T, A[0])
+        dZ = np.empty_like(G)
+        tmp = np.empty((n, m), dtype=G.dtype)
+        dS = np.empty((3 * n, m), dtype=G.dtype)
+        for t in range(T - 1, -1, -1):
+            g, tc, d = G[t], TC[t], dZ[t]
+            if dA_t is not None:
+                np.add(da, dA_t[t], out=da)
+            np.multiply(da, tc, out=d[2 * n : 3 * n])  # do
+            np.multiply(tc, tc, out=tmp)
+            np.subtract(1.0, tmp, out=tmp)
+            np.multiply(tmp, g[2 * n : 3 * n], out=tmp)
+            np.multiply(tmp, da, out=tmp)
+            np.add(dc, tmp, out=dc)  # dc = dc_next + da o (1 - tanh(c)^2)
+            np.multiply(dc, C[t], out=d[:n])  # df
+            np.multiply(dc, g[3 * n :], out=d[n : 2 * n])  # di
+            np.multiply(dc, g[n : 2 * n], out=d[3 * n :])  # dc~
+            np.multiply(dc, g[:n], out=dc)  # dc_{t-1}
+            S = g[: 3 * n]
+            np.subtract(1.0, S, out=dS)
+            np.multiply(dS, S, out=dS)
+            np.multiply(d[: 3 * n], dS, out=d[: 3 * n])
+            np.multiply(g[3 * n :], g[3 * n :], out=tmp)
+            np.subtract(1.0, tmp, out=tmp)
+            np.multiply(d[3 * n :], tmp, out=d[3 * n :])
+            np.matmul(WaT, d, out=da)
+        n_x = X1.shape[1] - 1
+        dZ_cols, dWb = _weight_grads(dZ, (A[:T], X1), T, m)
+        dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
+        return dX, da, dc, dWb[:, :-1], dWb[:, -1:]
+
+    def gru_forward(self, X, W, b, c0):
+        n_x, m, T = X.shape
+        n = c0.shape[0]
+        Wb = _halved(W, b, 2 * n)
+        Wur, Wc = np.ascontiguousarray(Wb[: 2 * n, :n]), np.ascontiguousarray(Wb[2 * n :, :n])
+        X1 = _with_ones(X)
+        G = np.matmul(Wb[:, n:], X1)  # (T, 3 n_a, m)
+        C = np.empty((T + 1, n, m), dtype=X.dtype)
+        C[0] = c0
+        Zur = np.empty((2 * n, m), dtype=X.dtype)
+        rc = np.empty((n, m), dtype=X.dtype)
+        Zc = np.empty((n, m), dtype=X.dtype)
+        for t in range(T):
+            g, c = G[t], C[t]
+            S, cc = g[: 2 * n], g[2 * n :]
+            np.matmul(Wur, c, out=Zur)
+            np.add(S, Zur, out=S)
+            np.tanh(S, out=S)
+            np.multiply(S, 0.5, out=S)
+            np.add(S, 0.5, out=S)
+            np.multiply(g[n : 2 * n], c, out=rc)
+            np.matmul(Wc, rc, out=Zc)
+            np.add(cc, Zc, out=cc)
+            np.tanh(cc, out=cc)
+            np.subtract(cc, c, out=rc)  # c_t = c_{t-1} + Gu (c~ - c_{t-1})
+            np.multiply(g[:n], rc, out=rc)
+            np.add(c, rc, out=C[t + 1])
+        return GRUCache(X1, G, C)
+
+    def gru_backward(self, dA, dc_T, cache, W, need_dX=True):
+        X1, G, C = cache
+        T, _, m = G.shape
+        n = C.shape[1]
+        WurT = np.ascontiguousarray(W[: 2 * n, :n].T)
+        WcT = np.ascontiguousarray(W[2 * n :, :n].T)
+        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        dc = _state(dc_T, C[0])
+        dZ = np.empty_like(G)
+        tmp = np.empty((n, m), dtype=G.dtype)
+        drc = np.empty((n, m), dtype=G.dtype)
+        dS = np.empty((2 * n, m), dtype=G.dtype)
+        for t in range(T - 1, -1, -1):
+            g, c_prev, d = G[t], C[t], dZ[t]
+            gu, gr, cc = g[:n], g[n : 2 * n], g[2 * n :]
+            if dA_t is not None:
+                np.add(dc, dA_t[t], out=dc)
+            np.multiply(cc, cc, out=tmp)
+            np.subtract(1.0, tmp, out=tmp)
+            np.multiply(tmp, gu, out=tmp)
+            np.multiply(dc, tmp, out=d[2 * n :])  # dZc
+            np.matmul(WcT, d[2 * n :], out=drc)  # dJ/d(Gr c_{t-1})
+            np.subtract(cc, c_prev, out=d[:n])
+            np.multiply(d[:n], dc, out=d[:n])  # dGu
+            np.multiply(drc, c_prev, out=d[n : 2 * n])  # dGr
+            S = g[: 2 * n]
+            np.subtract(1.0, S, out=dS)
+            np.multiply(dS, S, out=dS)
+            np.multiply(d[: 2 * n], dS, out=d[: 2 * n])
+            np.multiply(drc, gr, out=drc)
+            np.subtract(1.0, gu, out=tmp)
+            np.multiply(dc, tmp, out=dc)
+            np.add(dc, drc, out=dc)
+            np.matmul(WurT, d[: 2 * n], out=tmp)
+            np.add(dc, tmp, out=dc)
+        n_x = X1.shape[1] - 1
+        C_prev = C[:T]
+        rows = dZ.shape[1]
+        dZ_cols, dWb = _weight_grads(dZ, (X1,), T, m)
+        dZ3 = dZ_cols.reshape(rows, T, m)
+        H_ur = np.ascontiguousarray(C_prev.transpose(1, 0, 2)).reshape(n, T * m)
+        H_c = np.ascontiguousarray((G[:, n : 2 * n] * C_prev).transpose(1, 0, 2)).reshape(n, T * m)
+        dW_a = np.concatenate([dZ3[: 2 * n].reshape(2 * n, T * m) @ H_ur.T, dZ3[2 * n :].reshape(n, T * m) @ H_c.T])
+        dW = np.concatenate([dW_a, dWb[:, :-1]], axis=1)
+        dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
+        return dX, dc, dW, dWb[:, -1:]
+
+    def rnn_forward(self, X, W, b, a0):
+        n_x, m, T = X.shape
+        n = a0.shape[0]
+        Wb = np.concatenate([W, b], axis=1)
+        Waa = np.ascontiguousarray(Wb[:, :n])
+        X1 = _with_ones(X)
+        A = np.empty((T + 1, n, m), dtype=X.dtype)
+        A[0] = a0
+        np.matmul(Wb[:, n:], X1, out=A[1:])  # (T, n_a, m): W_x x_t + b, turned into a_t in place
+        Z = np.empty((n, m), dtype=X.dtype)
+        for t in range(T):
+            np.matmul(Waa, A[t], out=Z)
+            np.add(A[t + 1], Z, out=A[t + 1])
+            np.tanh(A[t + 1], out=A[t + 1])
+        return RNNCache(X1, A)
+
+    def rnn_backward(self, dA, da_T, cache, W, need_dX=True):
+        X1, A = cache
+        T, n, m = A.shape[0] - 1, A.shape[1], A.shape[2]
+        WaaT = np.ascontiguousarray(W[:, :n].T)
+        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        da = _state(da_T, A[0])
+        dZ = np.empty((T, n, m), dtype=A.dtype)
+        for t in range(T - 1, -1, -1):
+            a, d = A[t + 1], dZ[t]
+            if dA_t is not None:
+                np.add(da, dA_t[t], out=da)
+            np.multiply(a, a, out=d)
+            np.subtract(1.0, d, out=d)
+            np.multiply(d, da, out=d)
+            np.matmul(WaaT, d, out=da)
+        n_x = X1.shape[1] - 1
+        dZ_cols, dWb = _weight_grads(dZ, (A[:T], X1), T, m)
+        dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
+        return dX, da, dWb[:, :-1], dWb[:, -1:]
