@@ -17,11 +17,34 @@ them to rounding (float32 and float64 parity tests).
 
 from __future__ import annotations
 
+import threading
+
 import numpy as np
 
 from ._generic_sequence_kernels import GRUCache, LSTMCache, RNNCache
 
 __all__ = ["NumpySequenceKernels"]
+
+# Scratch arrays live on between calls, one set per thread: a fresh multi-megabyte array a
+# step costs thousands of page faults once the allocator hands the last one back to the OS.
+# Only arrays that never leave a call are pooled, and only up to this size.
+_POOL_LIMIT = 1 << 26
+_pools = threading.local()
+
+
+def _scratch(name, shape, dtype):
+    """An uninitialised scratch array of ``shape``, reused by later calls in this thread."""
+    size = 1
+    for s in shape:
+        size *= s
+    if size * np.dtype(dtype).itemsize > _POOL_LIMIT:
+        return np.empty(shape, dtype=dtype)
+    pool = _pools.__dict__.setdefault("arrays", {})
+    key = (name, np.dtype(dtype).str)
+    buf = pool.get(key)
+    if buf is None or buf.size < size:
+        buf = pool[key] = np.empty(size, dtype=dtype)
+    return buf[:size].reshape(shape)
 
 
 def _with_ones(X):
@@ -40,6 +63,15 @@ def _halved(W, b, rows):
     return Wb
 
 
+def _time_major(dA):
+    """dJ/dA (n, m, T) as a time-major scratch copy (T, n, m), or None."""
+    if dA is None:
+        return None
+    out = _scratch("dA", (dA.shape[2], dA.shape[0], dA.shape[1]), dA.dtype)
+    np.copyto(out, dA.transpose(2, 0, 1))
+    return out
+
+
 def _state(s, like):
     """A fresh, writable copy of an incoming state gradient (zeros for None)."""
     return np.zeros_like(like) if s is None else np.array(s, dtype=like.dtype, copy=True)
@@ -48,9 +80,11 @@ def _state(s, like):
 def _weight_grads(dZ, H_parts, T, m):
     """dW and db from ONE product: dZ (T, rows, m) against every step's stacked [H_parts; 1]."""
     rows = dZ.shape[1]
-    dZ_cols = np.ascontiguousarray(dZ.transpose(1, 0, 2)).reshape(rows, T * m)
+    dZ_cols = _scratch("dZ_cols", (rows, T, m), dZ.dtype)
+    np.copyto(dZ_cols, dZ.transpose(1, 0, 2))
+    dZ_cols = dZ_cols.reshape(rows, T * m)
     k = sum(p.shape[1] for p in H_parts)
-    H = np.empty((k, T, m), dtype=dZ.dtype)
+    H = _scratch("H", (k, T, m), dZ.dtype)
     start = 0
     for p in H_parts:  # each (T, rows_p, m), time-major
         H[start : start + p.shape[1]] = p.transpose(1, 0, 2)
@@ -99,9 +133,9 @@ class NumpySequenceKernels:
         T, _, m = G.shape
         n = A.shape[1]
         WaT = np.ascontiguousarray(W[:, :n].T)
-        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        dA_t = _time_major(dA)
         da, dc = _state(da_T, A[0]), _state(dc_T, A[0])
-        dZ = np.empty_like(G)
+        dZ = _scratch("dZ", G.shape, G.dtype)
         tmp = np.empty((n, m), dtype=G.dtype)
         dS = np.empty((3 * n, m), dtype=G.dtype)
         for t in range(T - 1, -1, -1):
@@ -166,9 +200,9 @@ class NumpySequenceKernels:
         n = C.shape[1]
         WurT = np.ascontiguousarray(W[: 2 * n, :n].T)
         WcT = np.ascontiguousarray(W[2 * n :, :n].T)
-        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        dA_t = _time_major(dA)
         dc = _state(dc_T, C[0])
-        dZ = np.empty_like(G)
+        dZ = _scratch("dZ", G.shape, G.dtype)
         tmp = np.empty((n, m), dtype=G.dtype)
         drc = np.empty((n, m), dtype=G.dtype)
         dS = np.empty((2 * n, m), dtype=G.dtype)
@@ -227,9 +261,9 @@ class NumpySequenceKernels:
         X1, A = cache
         T, n, m = A.shape[0] - 1, A.shape[1], A.shape[2]
         WaaT = np.ascontiguousarray(W[:, :n].T)
-        dA_t = None if dA is None else np.ascontiguousarray(dA.transpose(2, 0, 1))
+        dA_t = _time_major(dA)
         da = _state(da_T, A[0])
-        dZ = np.empty((T, n, m), dtype=A.dtype)
+        dZ = _scratch("dZ", (T, n, m), A.dtype)
         for t in range(T - 1, -1, -1):
             a, d = A[t + 1], dZ[t]
             if dA_t is not None:
