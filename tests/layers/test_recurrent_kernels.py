@@ -1,0 +1,87 @@
+"""The sequence kernels: the NumPy overrides against the generic reference, float32 and float64.
+
+The generic :class:`~xpnet.backends.kernels.Kernels` is the gradient-checked reference (the
+layer gradient checks run it on array_api_strict); here every override must return what it
+returns, forward and backward, with initial states, gradients into the final state, with
+and without a gradient for every step, and with dX skipped.
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+
+from xpnet.backends.kernels import Kernels, kernels_of
+
+N_X, N_A, M, T = 3, 4, 5, 6
+GENERIC = Kernels()
+TOL = {"float32": dict(rtol=2e-4, atol=2e-5), "float64": dict(rtol=1e-10, atol=1e-12)}
+GATES = {"lstm": 4, "gru": 3, "rnn": 1}
+
+
+def _draw(dtype, seed=0):
+    rng = np.random.default_rng(seed)
+    arr = lambda *shape, scale=1.0: (scale * rng.normal(size=shape)).astype(dtype)  # noqa: E731
+    return arr, rng
+
+
+def _case(cell, dtype, seed=0):
+    arr, _ = _draw(dtype, seed)
+    k = GATES[cell]
+    return {"X": arr(N_X, M, T), "W": arr(k * N_A, N_A + N_X, scale=0.6), "b": arr(k * N_A, 1, scale=0.5),
+            "s0": [arr(N_A, M) for _ in range(2 if cell == "lstm" else 1)],
+            "dA": arr(N_A, M, T), "dT": [arr(N_A, M) for _ in range(2 if cell == "lstm" else 1)]}
+
+
+def _run(kernels, cell, c, with_dA=True, with_dT=True, need_dX=True):
+    """Forward then backward through one kernel set: every array out, as NumPy."""
+    forward = getattr(kernels, cell + "_forward")
+    backward = getattr(kernels, cell + "_backward")
+    cache = forward(c["X"], c["W"], c["b"], *c["s0"])
+    dA = c["dA"] if with_dA else None
+    dT = c["dT"] if with_dT else [None] * len(c["dT"])
+    out = backward(dA, *dT, cache, c["W"], need_dX)
+    states = cache.C if cell == "gru" else cache.A
+    return [np.asarray(states)] + [None if o is None else np.asarray(o) for o in out]
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+@pytest.mark.parametrize("with_dA,with_dT,need_dX", [(True, True, True), (True, False, True), (False, True, False)])
+def test_numpy_override_equals_the_generic_kernel(cell, dtype, with_dA, with_dT, need_dX):
+    c = _case(cell, dtype)
+    numpy_kernels = kernels_of(c["X"])
+    assert type(numpy_kernels).__name__ == "NumpyKernels"
+    assert getattr(type(numpy_kernels), cell + "_forward") is not getattr(Kernels, cell + "_forward")
+    got = _run(numpy_kernels, cell, c, with_dA, with_dT, need_dX)
+    want = _run(GENERIC, cell, c, with_dA, with_dT, need_dX)
+    assert len(got) == len(want)
+    for g, w in zip(got, want):
+        if w is None:
+            assert g is None
+            continue
+        assert g.dtype == np.dtype(dtype) and g.shape == w.shape
+        np.testing.assert_allclose(g, w, **TOL[dtype])
+
+
+@pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
+def test_interleaved_calls_keep_their_own_caches(cell):
+    """Two forwards, then their backwards in reverse order: reused scratch must not leak between calls."""
+    K = kernels_of(np.zeros(1))
+    c1, c2 = _case(cell, "float64", 1), _case(cell, "float64", 2)
+    alone = [_run(K, cell, c) for c in (c1, c2)]
+    fw = getattr(K, cell + "_forward")
+    bw = getattr(K, cell + "_backward")
+    caches = [fw(c["X"], c["W"], c["b"], *c["s0"]) for c in (c1, c2)]
+    for c, cache, ref in reversed(list(zip((c1, c2), caches, alone))):
+        out = bw(c["dA"], *c["dT"], cache, c["W"], True)
+        for g, w in zip(out, ref[1:]):
+            np.testing.assert_array_equal(np.asarray(g), w)
+
+
+def test_the_lstm_kernel_returns_course_layout_gradients():
+    """dX comes back in the course's (n_x, m, T) layout; dW is (4 n_a, n_a + n_x), db (4 n_a, 1)."""
+    c = _case("lstm", "float64")
+    _, dX, da0, dc0, dW, db = _run(kernels_of(c["X"]), "lstm", c)
+    assert dX.shape == (N_X, M, T) and dW.shape == (4 * N_A, N_A + N_X) and db.shape == (4 * N_A, 1)
+    assert da0.shape == dc0.shape == (N_A, M)
