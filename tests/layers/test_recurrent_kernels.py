@@ -85,3 +85,23 @@ def test_the_lstm_kernel_returns_course_layout_gradients():
     _, dX, da0, dc0, dW, db = _run(kernels_of(c["X"]), "lstm", c)
     assert dX.shape == (N_X, M, T) and dW.shape == (4 * N_A, N_A + N_X) and db.shape == (4 * N_A, 1)
     assert da0.shape == dc0.shape == (N_A, M)
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numpy_softmax_kernels_equal_the_generic_ones(dtype):
+    arr, _ = _draw(dtype, 4)
+    S = arr(2, 3, 5, 7, scale=4.0)
+    S[..., 0, 2:] -= 1e9  # a masked key: probability and gradient exactly 0
+    dP = arr(2, 3, 5, 7)
+    numpy_kernels = kernels_of(S)
+    P = numpy_kernels.softmax_rows(S.copy())
+    P_ref = GENERIC.softmax_rows(S.copy())
+    np.testing.assert_allclose(P, P_ref, **TOL[dtype])
+    np.testing.assert_allclose(P.sum(axis=-1), 1.0, rtol=1e-6)
+    assert np.all(P[..., 0, 2:] == 0.0)
+    dS = numpy_kernels.softmax_rows_backward(dP.copy(), P, 0.25)
+    np.testing.assert_allclose(dS, GENERIC.softmax_rows_backward(dP.copy(), P_ref, 0.25), **TOL[dtype])
+    assert np.all(dS[..., 0, 2:] == 0.0)
+    # A read-only input is left alone (the generic formula runs instead).
+    S.flags.writeable = False
+    np.testing.assert_allclose(numpy_kernels.softmax_rows(S), P_ref, **TOL[dtype])

@@ -67,6 +67,25 @@ def _zeros_or(xp, like, s):
 class SequenceKernels:
     """Generic recurrent kernels (array API only); mixed into the generic ``Kernels``."""
 
+    # -- attention: the softmax over the key axis and its backward --------------------------
+    def softmax_rows(self, S):
+        """softmax over the last axis of scores ``S`` (any leading axes). ``S`` may be overwritten.
+
+        The row maximum is subtracted first, so exp never overflows; a score pushed down by
+        a mask's -1e9 gets probability exactly 0.
+        """
+        xp = _namespace(S)
+        E = xp.exp(S - xp.max(S, axis=-1, keepdims=True))
+        return E / xp.sum(E, axis=-1, keepdims=True)
+
+    def softmax_rows_backward(self, dP, P, scale: float):
+        """``scale * dJ/dS`` of ``P = softmax_rows(S)``: P (dP - sum_u dP P), row by row.
+
+        ``dP`` may be overwritten. Entries with P = 0 (masked keys) get gradient 0.
+        """
+        xp = _namespace(dP)
+        return P * (dP - xp.sum(dP * P, axis=-1, keepdims=True)) * scale
+
     # -- LSTM: gates [f; i; o; c~] = [sigmoid x3; tanh](Wa a_{t-1} + Wx x_t + b) --------------
     def lstm_forward(self, X, W, b, a0, c0):
         """The LSTM over every step: an :class:`LSTMCache` (states, cells, gates).

@@ -98,7 +98,25 @@ def _dX(Wx, dZ_cols, n_x, T, m):
 
 
 class NumpySequenceKernels:
-    """NumPy's recurrent kernels; mixed into ``NumpyKernels`` ahead of the generic ones."""
+    """NumPy's sequence kernels; mixed into ``NumpyKernels`` ahead of the generic ones."""
+
+    def softmax_rows(self, S):
+        if not (isinstance(S, np.ndarray) and S.flags.writeable and S.dtype.kind == "f"):
+            return super().softmax_rows(S)
+        np.subtract(S, S.max(axis=-1, keepdims=True), out=S)
+        np.exp(S, out=S)
+        np.divide(S, S.sum(axis=-1, keepdims=True), out=S)
+        return S
+
+    def softmax_rows_backward(self, dP, P, scale):
+        if not (isinstance(dP, np.ndarray) and dP.flags.writeable and dP.shape == P.shape):
+            return super().softmax_rows_backward(dP, P, scale)
+        dot = _scratch("dPP", P.shape, P.dtype)
+        np.multiply(dP, P, out=dot)
+        np.subtract(dP, dot.sum(axis=-1, keepdims=True), out=dP)
+        np.multiply(dP, P, out=dP)
+        np.multiply(dP, scale, out=dP)
+        return dP
 
     def lstm_forward(self, X, W, b, a0, c0):
         n_x, m, T = X.shape

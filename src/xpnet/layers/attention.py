@@ -15,6 +15,7 @@ from array_api_compat import array_namespace, device
 
 from .. import initializers as _initializers
 from .._validation import check_bool
+from ..backends.kernels import kernels_of
 from ..errors import ShapeError, XpnetTypeError, XpnetValueError
 from .base import Layer, register_layer
 from .sequence import SequenceInput, flat, positive_int, require_sequence_shape, seq_matmul
@@ -202,9 +203,7 @@ class MultiHeadAttention(SequenceInput, Layer):
         if mask is not None:
             hidden = 1.0 - xp.astype(xp.reshape(mask, (mask.shape[0], 1, 1, Tk)), S.dtype)
             S = S - _MASKED * hidden
-        S = S - xp.max(S, axis=-1, keepdims=True)
-        E = xp.exp(S)
-        P = E / xp.sum(E, axis=-1, keepdims=True)
+        P = kernels_of(S).softmax_rows(S)
         ctx = self._from_heads(xp, P @ V)
         out = seq_matmul(self.params["Wo"], ctx) + xp.reshape(self.params["bo"], (self.d_model, 1, 1))
         return out, AttentionCache(Xq, Xkv, Q, K, V, P, ctx)
@@ -218,8 +217,7 @@ class MultiHeadAttention(SequenceInput, Layer):
         dP = dC @ _swap(xp, cache.V)
         dV = _swap(xp, P) @ dC
         scale = 1.0 / math.sqrt(self.d_model // self.heads)
-        # Softmax backward row by row: dS = P * (dP - sum_u dP P). Masked entries have P = 0.
-        dS = P * (dP - xp.sum(dP * P, axis=-1, keepdims=True)) * scale
+        dS = kernels_of(dP).softmax_rows_backward(dP, P, scale)  # masked entries have P = 0: dS = 0
         dQ = dS @ cache.K
         dK = _swap(xp, dS) @ cache.Q
         dXq = dXkv = None
