@@ -1,11 +1,16 @@
-"""xpnet's LSTM and Transformer encoder block against PyTorch on the CPU: forward + backward.
+"""xpnet's recurrent layers and Transformer encoder block against PyTorch on the CPU: forward + backward.
 
-Run:   pytest bench/test_bench_sequence_torch.py --benchmark-group-by=group
+Run:   pytest bench/test_bench_sequence_torch.py --benchmark-enable --benchmark-group-by=group
 Smoke: pytest bench/test_bench_sequence_torch.py --benchmark-disable
+On a machine other processes load, compare CPU time on one thread each (wall time then
+measures the neighbours, and spinning BLAS/OpenMP threads distort both sides):
+       OPENBLAS_NUM_THREADS=1 OMP_NUM_THREADS=1 pytest bench/test_bench_sequence_torch.py \
+           --benchmark-enable --benchmark-group-by=group --benchmark-timer=time.process_time
 
 Realistic sizes (n_a = d_model = 128, m = 64, T = 50, float32). Each group holds the xpnet
-case (hand-written backward passes on NumPy) and the PyTorch case (``nn.LSTM`` /
-``nn.TransformerEncoderLayer``, post-norm, no dropout, autograd) of the same shapes; the
+case (hand-written backward passes on NumPy) and the PyTorch case (``nn.LSTM``, ``nn.GRU``,
+``nn.RNN`` / ``nn.TransformerEncoderLayer``, post-norm, no dropout, autograd) of the same
+shapes; the
 target is xpnet <= 1.5x PyTorch's time, read as the ratio of the two minima of one run.
 torch is not a dependency of xpnet: without it the PyTorch cases are SKIPPED with the reason.
 """
@@ -29,9 +34,7 @@ def _torch():
     return pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch) for the comparison")
 
 
-@pytest.mark.benchmark(group="lstm-vs-torch")
-def test_lstm_xpnet(benchmark):
-    layer = xn.LSTM(N_A, return_sequences=True)
+def _recurrent_xpnet(benchmark, layer):
     xn.Sequential([layer], input_size=(N_X, T), backend="numpy", dtype="float32", seed=0)
     X, dA = _data((N_X, M, T)), _data((N_A, M, T), 1)
 
@@ -42,19 +45,48 @@ def test_lstm_xpnet(benchmark):
     benchmark(step)
 
 
-@pytest.mark.benchmark(group="lstm-vs-torch")
-def test_lstm_torch(benchmark):
+def _recurrent_torch(benchmark, name):
     torch = _torch()
     torch.manual_seed(0)
-    lstm = torch.nn.LSTM(N_X, N_A)  # (T, m, n) layout: time first, as nn.LSTM's default
+    layer = getattr(torch.nn, name)(N_X, N_A)  # (T, m, n) layout: time first, torch's default
     X = torch.tensor(_data((T, M, N_X)), requires_grad=True)
     dA = torch.tensor(_data((T, M, N_A), 1))
 
     def step():
-        out, _ = lstm(X)
+        out, _ = layer(X)
         out.backward(dA)
 
     benchmark(step)
+
+
+@pytest.mark.benchmark(group="lstm-vs-torch")
+def test_lstm_xpnet(benchmark):
+    _recurrent_xpnet(benchmark, xn.LSTM(N_A, return_sequences=True))
+
+
+@pytest.mark.benchmark(group="lstm-vs-torch")
+def test_lstm_torch(benchmark):
+    _recurrent_torch(benchmark, "LSTM")
+
+
+@pytest.mark.benchmark(group="gru-vs-torch")
+def test_gru_xpnet(benchmark):
+    _recurrent_xpnet(benchmark, xn.GRU(N_A, return_sequences=True))
+
+
+@pytest.mark.benchmark(group="gru-vs-torch")
+def test_gru_torch(benchmark):
+    _recurrent_torch(benchmark, "GRU")
+
+
+@pytest.mark.benchmark(group="rnn-vs-torch")
+def test_simple_rnn_xpnet(benchmark):
+    _recurrent_xpnet(benchmark, xn.SimpleRNN(N_A, return_sequences=True))
+
+
+@pytest.mark.benchmark(group="rnn-vs-torch")
+def test_simple_rnn_torch(benchmark):
+    _recurrent_torch(benchmark, "RNN")
 
 
 @pytest.mark.benchmark(group="encoder-block-vs-torch")
