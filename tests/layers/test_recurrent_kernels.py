@@ -105,3 +105,27 @@ def test_numpy_softmax_kernels_equal_the_generic_ones(dtype):
     # A read-only input is left alone (the generic formula runs instead).
     S.flags.writeable = False
     np.testing.assert_allclose(numpy_kernels.softmax_rows(S), P_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+@pytest.mark.parametrize("shape", [(6, 5), (6, 5, 4)])
+def test_numpy_layer_norm_kernels_equal_the_generic_ones(dtype, shape):
+    arr, _ = _draw(dtype, 5)
+    X, dA = arr(*shape, scale=3.0) + 2.0, arr(*shape)
+    column = (shape[0],) + (1,) * (len(shape) - 1)
+    gamma, beta = arr(*column), arr(*column)
+    numpy_kernels = kernels_of(X)
+    got = numpy_kernels.layer_norm(X, gamma, beta, 1e-5)
+    want = GENERIC.layer_norm(X, gamma, beta, 1e-5)
+    for g, w in zip(got, want):
+        np.testing.assert_allclose(g, w, **TOL[dtype])
+    np.testing.assert_allclose(got[1].mean(axis=0), 0.0, atol=1e-5)
+    for need_dX in (True, False):
+        got_b = numpy_kernels.layer_norm_backward(dA.copy(), got[1], got[2], gamma, need_dX)
+        want_b = GENERIC.layer_norm_backward(dA.copy(), want[1], want[2], gamma, need_dX)
+        for g, w in zip(got_b, want_b):
+            if w is None:
+                assert g is None
+            else:
+                assert g.shape == w.shape
+                np.testing.assert_allclose(g, w, **TOL[dtype])

@@ -86,6 +86,32 @@ class SequenceKernels:
         xp = _namespace(dP)
         return P * (dP - xp.sum(dP * P, axis=-1, keepdims=True)) * scale
 
+    # -- LayerNorm over the feature axis 0 of (d, m) or (d, m, T) ---------------------------
+    def layer_norm(self, X, gamma, beta, eps: float):
+        """``(Y, Xhat, inv_std)``: Xhat = (X - mean) / sqrt(var + eps) over axis 0, Y = gamma Xhat + beta.
+
+        ``gamma`` and ``beta`` come shaped to broadcast over X (``(d, 1, 1)`` for sequences).
+        """
+        xp = _namespace(X)
+        D = X - xp.mean(X, axis=0, keepdims=True)
+        inv_std = 1.0 / xp.sqrt(xp.mean(D * D, axis=0, keepdims=True) + eps)
+        Xhat = D * inv_std
+        return gamma * Xhat + beta, Xhat, inv_std
+
+    def layer_norm_backward(self, dA, Xhat, inv_std, gamma, need_dX=True):
+        """``(dX or None, dgamma, dbeta)`` of :meth:`layer_norm`; dgamma, dbeta are ``(d, 1)``."""
+        xp = _namespace(dA)
+        d = dA.shape[0]
+        axes = tuple(range(1, dA.ndim))
+        dgamma = xp.reshape(xp.sum(dA * Xhat, axis=axes), (d, 1))
+        dbeta = xp.reshape(xp.sum(dA, axis=axes), (d, 1))
+        if not need_dX:
+            return None, dgamma, dbeta
+        dXhat = dA * gamma
+        dX = inv_std * (dXhat - xp.mean(dXhat, axis=0, keepdims=True)
+                        - Xhat * xp.mean(dXhat * Xhat, axis=0, keepdims=True))
+        return dX, dgamma, dbeta
+
     # -- LSTM: gates [f; i; o; c~] = [sigmoid x3; tanh](Wa a_{t-1} + Wx x_t + b) --------------
     def lstm_forward(self, X, W, b, a0, c0):
         """The LSTM over every step: an :class:`LSTMCache` (states, cells, gates).

@@ -100,6 +100,40 @@ def _dX(Wx, dZ_cols, n_x, T, m):
 class NumpySequenceKernels:
     """NumPy's sequence kernels; mixed into ``NumpyKernels`` ahead of the generic ones."""
 
+    def layer_norm(self, X, gamma, beta, eps):
+        if not (isinstance(X, np.ndarray) and X.dtype.kind == "f"):
+            return super().layer_norm(X, gamma, beta, eps)
+        Xhat = np.subtract(X, X.mean(axis=0, keepdims=True))
+        sq = _scratch("ln", X.shape, X.dtype)
+        np.multiply(Xhat, Xhat, out=sq)
+        inv_std = sq.mean(axis=0, keepdims=True)
+        np.add(inv_std, eps, out=inv_std)
+        np.sqrt(inv_std, out=inv_std)
+        np.divide(1.0, inv_std, out=inv_std)
+        np.multiply(Xhat, inv_std, out=Xhat)
+        Y = np.multiply(Xhat, gamma)
+        np.add(Y, beta, out=Y)
+        return Y, Xhat, inv_std
+
+    def layer_norm_backward(self, dA, Xhat, inv_std, gamma, need_dX=True):
+        if not (isinstance(dA, np.ndarray) and dA.shape == Xhat.shape and dA.dtype == Xhat.dtype):
+            return super().layer_norm_backward(dA, Xhat, inv_std, gamma, need_dX)
+        d = dA.shape[0]
+        tmp = _scratch("ln", dA.shape, dA.dtype)
+        np.multiply(dA, Xhat, out=tmp)
+        dgamma = tmp.reshape(d, -1).sum(axis=1, keepdims=True)
+        dbeta = dA.reshape(d, -1).sum(axis=1, keepdims=True)
+        if not need_dX:
+            return None, dgamma, dbeta
+        dX = np.multiply(dA, gamma)  # dXhat, turned into dX in place
+        np.multiply(dX, Xhat, out=tmp)
+        m2 = tmp.mean(axis=0, keepdims=True)
+        np.subtract(dX, dX.mean(axis=0, keepdims=True), out=dX)
+        np.multiply(Xhat, m2, out=tmp)
+        np.subtract(dX, tmp, out=dX)
+        np.multiply(dX, inv_std, out=dX)
+        return dX, dgamma, dbeta
+
     def softmax_rows(self, S):
         if not (isinstance(S, np.ndarray) and S.flags.writeable and S.dtype.kind == "f"):
             return super().softmax_rows(S)

@@ -7,6 +7,7 @@ from typing import NamedTuple
 from array_api_compat import array_namespace
 
 from .._validation import check_positive
+from ..backends.kernels import kernels_of
 from .base import Layer, register_layer
 from .sequence import SequenceInput
 
@@ -16,11 +17,6 @@ __all__ = ["LayerNorm"]
 def _feature_column(xp, v, ndim):
     """A (d, 1) parameter shaped to broadcast over (d, m) or (d, m, T)."""
     return xp.reshape(v, (v.shape[0],) + (1,) * (ndim - 1))
-
-
-def _sum_but_features(xp, A):
-    """Sum over every axis but the feature axis 0, as a (d, 1) column."""
-    return xp.reshape(xp.sum(A, axis=tuple(range(1, A.ndim))), (A.shape[0], 1))
 
 
 class LayerNormCache(NamedTuple):
@@ -62,25 +58,16 @@ class LayerNorm(SequenceInput, Layer):
 
     def forward(self, A_prev, training=False):
         xp = array_namespace(A_prev)
-        mu = xp.mean(A_prev, axis=0, keepdims=True)
-        D = A_prev - mu
-        inv_std = 1.0 / xp.sqrt(xp.mean(D * D, axis=0, keepdims=True) + self.eps)
-        Xhat = D * inv_std
         gamma = _feature_column(xp, self.params["gamma"], A_prev.ndim)
         beta = _feature_column(xp, self.params["beta"], A_prev.ndim)
-        return gamma * Xhat + beta, LayerNormCache(Xhat, inv_std)
+        Y, Xhat, inv_std = kernels_of(A_prev).layer_norm(A_prev, gamma, beta, self.eps)
+        return Y, LayerNormCache(Xhat, inv_std)
 
     def backward(self, dA, cache, need_dA_prev=True):
         xp = array_namespace(dA)
-        Xhat = cache.Xhat
-        grads = {"gamma": _sum_but_features(xp, dA * Xhat), "beta": _sum_but_features(xp, dA)}
-        if not need_dA_prev:
-            return None, grads
-        dXhat = dA * _feature_column(xp, self.params["gamma"], dA.ndim)
-        dX = cache.inv_std * (
-            dXhat - xp.mean(dXhat, axis=0, keepdims=True) - Xhat * xp.mean(dXhat * Xhat, axis=0, keepdims=True)
-        )
-        return dX, grads
+        gamma = _feature_column(xp, self.params["gamma"], dA.ndim)
+        dX, dgamma, dbeta = kernels_of(dA).layer_norm_backward(dA, cache.Xhat, cache.inv_std, gamma, need_dA_prev)
+        return dX, {"gamma": dgamma, "beta": dbeta}
 
     def get_config(self):
         return {"eps": self.eps}
