@@ -28,7 +28,7 @@ from ._validation import (
 )
 from .backends import get_backend, resolve_backend
 from .backends._convert import parameters_to_backend, to_backend
-from .checkpoint import Checkpoint, prepare_resume
+from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
 from .layers import Layer, layer_from_config
@@ -340,22 +340,10 @@ class Sequential(Inference):
         TrainingDivergedError
             The cost became NaN or infinite; the model keeps the last finite parameters.
         """
-        initial_epoch, previous = 0, {}
-        if resume_from is not None:
-            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss, epochs)
-            learning_rate, initial_epoch = None, self.epochs_trained
-        callbacks = list(callbacks or ())
-        if checkpoint_every is not None or checkpoint_path is not None:
-            callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
+        loss, optimizer, callbacks, initial_epoch, previous = fit_setup(
+            self, resume_from=resume_from, optimizer=optimizer, learning_rate=learning_rate, loss=loss, epochs=epochs,
+            callbacks=callbacks, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_path)
         loss = self._resolve_loss(loss)
-        if optimizer is None and learning_rate is None and self.optimizer is not None:
-            optimizer = self.optimizer
-        optimizer = _optim.get(optimizer, learning_rate)
-        if optimizer is not self.optimizer and optimizer.state:
-            raise XpnetValueError(
-                "this optimizer already holds state (velocities/moments) from another model; "
-                "pass a new optimizer or call optimizer.reset() first"
-            )
         every = check_verbose(verbose)
         with self.backend.context():
             X = self.prepare_input(X)
@@ -376,9 +364,7 @@ class Sequential(Inference):
                 validation=validation, l2=l2, clip_norm=clip_norm, clip_value=clip_value, callbacks=callbacks, verbose=every,
                 initial_epoch=initial_epoch,
             )
-        for key, values in previous.items():  # a resumed run reports every epoch, not just the new ones
-            history.history.setdefault(key, [])[:0] = values
-        return history
+        return prepend_history(history, previous)
 
     def gradients(self, X, Y, loss=None) -> dict:
         """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""
