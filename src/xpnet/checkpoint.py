@@ -59,7 +59,7 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
         "epochs_trained": int(net.epochs_trained),
         "shuffle_rng": net.shuffle_rng.bit_generator.state,
         # Dropout masks are a hash of (seed, step, element): a resume needs both to draw the same masks.
-        "dropout": {str(i): [layer.seed, layer.step] for i, layer in enumerate(net.layers) if isinstance(layer, Dropout)},
+        "dropout": {key: [layer.seed, layer.step] for key, layer in _dropouts(net.layers)},
         "history": {k: [_finite_or_none(v) for v in values] for k, values in (history or {}).items()},
         "metadata": metadata or {},
         "parameters": sorted(net.parameters()),
@@ -71,6 +71,18 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
             f"metadata and history must be JSON-serialisable (dicts, lists, str, finite numbers): {exc}"
         ) from None
     return header, arrays
+
+
+def _dropouts(layers):
+    """``(key, Dropout)`` for every Dropout layer: ``"3"`` for layer 3 itself, ``"3.drop_ff"`` for a
+    block's sub-layer (a Transformer block's dropout must resume its mask stream too)."""
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dropout):
+            yield str(i), layer
+        else:
+            for attr, sub in sorted(vars(layer).items()):
+                if isinstance(sub, Dropout):
+                    yield f"{i}.{attr}", sub
 
 
 def _finite_or_none(value):
@@ -173,11 +185,11 @@ def restore(net, state: TrainingState, optimizer=None):
         except Exception as exc:
             raise _fail(path, "shuffle_rng", f"unusable generator state: {exc}") from None
         net.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-    for index, (seed, step) in header.get("dropout", {}).items():
-        layer = net.layers[int(index)] if int(index) < len(net.layers) else None
-        if not isinstance(layer, Dropout):
-            raise _fail(path, "dropout", f"layer {index} is not a Dropout layer")
-        layer.seed, layer.step = seed, step
+    held = dict(_dropouts(net.layers))
+    for key, (seed, step) in header.get("dropout", {}).items():
+        if key not in held:
+            raise _fail(path, "dropout", f"layer {key} is not a Dropout layer")
+        held[key].seed, held[key].step = seed, step
     return net
 
 
