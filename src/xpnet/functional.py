@@ -212,7 +212,7 @@ class Seq2Seq:
         return Y
 
     def _enc_mask(self, X_enc):
-        return padding_mask(X_enc) if self.mask_zero else None
+        return padding_mask(X_enc) if self.mask_zero else self.encoder[0].compute_mask(X_enc)
 
     # -- propagation -------------------------------------------------------------------------------
     def forward(self, X_enc, X_dec, training=False):

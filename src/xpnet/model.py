@@ -32,6 +32,7 @@ from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
 from .layers import Layer, layer_from_config
+from .layers.base import check_masked_stack
 from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
@@ -84,6 +85,7 @@ class Sequential(Inference):
                 raise XpnetTypeError(f"layers[{i}] is a {type(layer).__name__}, not an xpnet Layer")
         if dtype not in _DTYPES:
             raise XpnetValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        check_masked_stack(layers)
         seed = check_int(seed, "seed", 0, allow_none=True)
         self.layers, self.dtype, self.backend = layers, dtype, resolve_backend(backend)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
@@ -171,11 +173,19 @@ class Sequential(Inference):
 
     # -- propagation ---------------------------------------------------------------------
     def forward(self, X, training=False):
-        """Forward propagation: returns A_L and the list of every layer's cache."""
+        """Forward propagation: returns A_L and the list of every layer's cache.
+
+        A padding mask made by the first layer (``Embedding(..., mask_zero=True)``) goes to
+        every layer that takes one (:attr:`Layer.takes_mask`).
+        """
         caches = []
         A = X
+        mask = self.layers[0].compute_mask(X)  # padding (m, T), e.g. from Embedding(mask_zero=True)
         for layer in self.layers:
-            A, cache = layer.forward(A, training=training)
+            if mask is not None and layer.takes_mask:
+                A, cache = layer.forward(A, training=training, mask=mask)
+            else:
+                A, cache = layer.forward(A, training=training)
             caches.append(cache)
         return A, caches
 
