@@ -196,3 +196,15 @@ def test_verbose_prints_the_course_line(capsys):
     rnn().fit(Xe, Xd, Y, epochs=5, learning_rate=0.1, verbose=2)
     lines = capsys.readouterr().out.splitlines()
     assert [line.split(":")[0] for line in lines] == [f"Cost after epoch {e}" for e in (0, 2, 4)]
+
+
+def test_l2_adds_the_penalty_of_every_regularised_weight():
+    Xe, Xd, Y = _data()
+    plain, reg = transformer(), transformer()
+    c0 = plain.fit(Xe, Xd, Y, epochs=1, learning_rate=0.1).costs[0]
+    c1 = reg.fit(Xe, Xd, Y, epochs=1, learning_rate=0.1, l2=0.5).costs[0]
+    start = transformer()
+    start.build((T_ENC,), (T_DEC,))
+    squares = sum(float(np.sum(np.asarray(layer.params[name]) ** 2))
+                  for layer in start.layers for name in layer.regularized)
+    assert squares > 0 and c1 - c0 == pytest.approx(0.5 / (2 * Xe.shape[0]) * squares, rel=1e-10)

@@ -67,7 +67,8 @@ def check_header(h: dict, path: str = "<header>") -> None:
           "must be a generator state (object) or null")
     dropout = h.get("dropout", {})
     _need(isinstance(dropout, dict) and all(
-        re.fullmatch(r"[0-9]{1,6}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?", k) and isinstance(v, list) and len(v) == 2 and all(is_int(n) and 0 <= n < 2**64 for n in v)
+        re.fullmatch(r"[0-9]{1,6}(\.[A-Za-z_][A-Za-z0-9_]{0,63})?", k) and isinstance(v, list) and len(v) == 2
+        and all(is_int(n) and 0 <= n < 2**64 for n in v)
         for k, v in dropout.items()), path, "dropout",
         "must be an object of layer index (or index.sub_layer) -> [seed, step] (ints >= 0)")
     history = h.get("history")

@@ -26,7 +26,8 @@ from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
 from .io import FORMAT, FORMAT_VERSION, BuildBudget, TrainingState, read_state, write_state
 from .layers import Dropout, layer_from_config
 
-__all__ = ["Checkpoint", "fit_setup", "prepend_history", "prepare_resume", "state_of", "restore", "expected_shapes", "save_state"]
+__all__ = ["Checkpoint", "fit_setup", "prepend_history", "prepare_resume", "state_of", "restore", "expected_shapes",
+           "save_state"]
 
 _OPTIMIZERS = {cls.__name__: cls for cls in (_optim.GradientDescent, _optim.Momentum, _optim.RMSprop, _optim.Adam)}
 #: Host elements a file's architecture may draw beyond its stored arrays while being checked.
