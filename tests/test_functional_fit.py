@@ -208,3 +208,18 @@ def test_l2_adds_the_penalty_of_every_regularised_weight():
     squares = sum(float(np.sum(np.asarray(layer.params[name]) ** 2))
                   for layer in start.layers for name in layer.regularized)
     assert squares > 0 and c1 - c0 == pytest.approx(0.5 / (2 * Xe.shape[0]) * squares, rel=1e-10)
+
+
+@pytest.mark.parametrize("backend", ["array_api_strict", "dask"])
+def test_fit_is_the_same_on_every_backend(backend):
+    if backend == "dask":
+        pytest.importorskip("dask")
+    Xe, Xd, Y = _data(m=20)
+    runs = {}
+    for name in ("numpy", backend):
+        model = transformer(backend=name)
+        hist = model.fit(Xe, Xd, Y, optimizer=xn.Adam(0.01), epochs=2, batch_size=8, validation_split=0.2)
+        runs[name] = (hist.costs + hist.history["val_cost"], _host(model))
+    np.testing.assert_allclose(runs[backend][0], runs["numpy"][0], rtol=1e-12)
+    for k, v in runs["numpy"][1].items():
+        np.testing.assert_allclose(runs[backend][1][k], v, rtol=1e-10, atol=1e-13, err_msg=k)
