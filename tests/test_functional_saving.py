@@ -211,3 +211,12 @@ def test_crafted_but_consistent_file_still_loads(saved, tmp_path):
     assert isinstance(loaded, xn.Transformer) and xn.read_header(tmp_path / "ok.npz")["metadata"]["note"] == "edited"
     assert loaded.parameters().keys() == _host(xn.load(saved)).keys()
     assert (T_ENC,) == loaded.input_shapes[0] and (T_DEC,) == loaded.input_shapes[1]
+
+
+def test_xpnet_predict_on_an_encoder_decoder_file_is_one_clear_line(saved, capsys):
+    from xpnet import cli
+
+    code = cli.main(["predict", str(saved), "flower"])
+    err = capsys.readouterr().err.strip()
+    assert code == 2 and len(err.splitlines()) == 1 and "Traceback" not in err
+    assert "holds a Transformer" in err and "greedy_decode" in err
