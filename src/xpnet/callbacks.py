@@ -1,4 +1,4 @@
-"""Callbacks: code that :meth:`Sequential.fit` runs around every epoch.
+"""Callbacks: code that ``fit`` runs around every epoch (Sequential, Seq2Seq and Transformer alike).
 
 The protocol (every method optional; :class:`Callback` gives no-op defaults):
 ``set_model(net)``, ``on_train_begin(logs)``, ``on_epoch_begin(epoch, logs)``,

@@ -26,7 +26,8 @@ from .errors import ModelFileError, XpnetError, XpnetTypeError, XpnetValueError
 from .io import FORMAT, FORMAT_VERSION, BuildBudget, TrainingState, read_state, write_state
 from .layers import Dropout, layer_from_config
 
-__all__ = ["Checkpoint", "prepare_resume", "state_of", "restore", "expected_shapes", "save_state"]
+__all__ = ["Checkpoint", "fit_setup", "prepend_history", "prepare_resume", "state_of", "restore", "expected_shapes",
+           "save_state"]
 
 _OPTIMIZERS = {cls.__name__: cls for cls in (_optim.GradientDescent, _optim.Momentum, _optim.RMSprop, _optim.Adam)}
 #: Host elements a file's architecture may draw beyond its stored arrays while being checked.
@@ -51,14 +52,15 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
             raise XpnetTypeError(f"{name} must be a dict, got {type(value).__name__}")
     header = {
         "format": FORMAT,
-        "version": FORMAT_VERSION,
+        # Sequential files stay version 1 (readable by older xpnet); several-input models need 2.
+        "version": FORMAT_VERSION if "model" in net.get_config() else 1,
         "config": net.get_config(),
         "loss": None if net.loss is None else net.loss.name,
         "optimizer": optimizer,
         "epochs_trained": int(net.epochs_trained),
         "shuffle_rng": net.shuffle_rng.bit_generator.state,
         # Dropout masks are a hash of (seed, step, element): a resume needs both to draw the same masks.
-        "dropout": {str(i): [layer.seed, layer.step] for i, layer in enumerate(net.layers) if isinstance(layer, Dropout)},
+        "dropout": {key: [layer.seed, layer.step] for key, layer in _dropouts(net.layers)},
         "history": {k: [_finite_or_none(v) for v in values] for k, values in (history or {}).items()},
         "metadata": metadata or {},
         "parameters": sorted(net.parameters()),
@@ -70,6 +72,18 @@ def state_of(net, history=None, metadata=None) -> tuple[dict, dict]:
             f"metadata and history must be JSON-serialisable (dicts, lists, str, finite numbers): {exc}"
         ) from None
     return header, arrays
+
+
+def _dropouts(layers):
+    """``(key, Dropout)`` for every Dropout layer: ``"3"`` for layer 3 itself, ``"3.drop_ff"`` for a
+    block's sub-layer (a Transformer block's dropout must resume its mask stream too)."""
+    for i, layer in enumerate(layers):
+        if isinstance(layer, Dropout):
+            yield str(i), layer
+        else:
+            for attr, sub in sorted(vars(layer).items()):
+                if isinstance(sub, Dropout):
+                    yield f"{i}.{attr}", sub
 
 
 def _finite_or_none(value):
@@ -96,13 +110,22 @@ def expected_shapes(config: dict, stored_elements: int, path: str) -> dict:
     than its arrays fails here, before the real model allocates anything.
     """
     budget = BuildBudget(2 * stored_elements + _BUILD_SLACK, path)
-    size = config["input_size"]
-    shape = (size,) if isinstance(size, int) else tuple(size)
-    if any(n is not None and n > budget.left for n in shape):
-        raise _fail(path, "config.input_size", f"{size} is larger than anything the file stores")
+
+    def first_shape(key):
+        size = config[key]
+        shape = (size,) if isinstance(size, int) else tuple(size)
+        if any(n is not None and n > budget.left for n in shape):
+            raise _fail(path, f"config.{key}", f"{size} is larger than anything the file stores")
+        return shape
+
+    shape = first_shape("input_size")
+    # An encoder-decoder model: the decoder's stack starts again from its own input.
+    decoder_starts = config.get("encoder_layers")
     shapes, index = {}, 0
     for i, spec in enumerate(config["layers"]):
         field = f"config.layers[{i}] ({spec['class_name']})"
+        if i == decoder_starts:
+            shape = first_shape("decoder_input_size")
         try:
             layer = layer_from_config(spec["class_name"], spec["config"])
             shape = layer.build(shape, backend=budget.backend, dtype=config["dtype"], rng=budget.rng)
@@ -163,11 +186,11 @@ def restore(net, state: TrainingState, optimizer=None):
         except Exception as exc:
             raise _fail(path, "shuffle_rng", f"unusable generator state: {exc}") from None
         net.shuffle_rng.bit_generator.state = header["shuffle_rng"]
-    for index, (seed, step) in header.get("dropout", {}).items():
-        layer = net.layers[int(index)] if int(index) < len(net.layers) else None
-        if not isinstance(layer, Dropout):
-            raise _fail(path, "dropout", f"layer {index} is not a Dropout layer")
-        layer.seed, layer.step = seed, step
+    held = dict(_dropouts(net.layers))
+    for key, (seed, step) in header.get("dropout", {}).items():
+        if key not in held:
+            raise _fail(path, "dropout", f"layer {key} is not a Dropout layer")
+        held[key].seed, held[key].step = seed, step
     return net
 
 
@@ -208,6 +231,52 @@ class Checkpoint:
         self._saved_at = self.net.epochs_trained
 
 
+#: The config entries two models must share for one to resume the other's training.
+_ARCHITECTURE = ("model", "layers", "encoder_layers", "mask_zero", "transformer")
+
+
+def build_arguments(config: dict) -> list:
+    """The arguments of the model's ``build`` that recreate the input shapes of ``config``."""
+    size = config["input_size"]
+    if "decoder_input_size" in config:
+        return [tuple(size), tuple(config["decoder_input_size"])]
+    return [size if isinstance(size, int) else tuple(size)]
+
+
+def fit_setup(net, *, resume_from, optimizer, learning_rate, loss, epochs, callbacks, checkpoint_every,
+              checkpoint_path):
+    """What every model's ``fit`` settles before the loop: resuming, checkpoints, the optimiser.
+
+    Returns ``(loss, optimizer, callbacks, initial_epoch, previous)``: ``loss`` as given or
+    restored (the model resolves its default), the optimiser to train with, the callbacks
+    with a :class:`Checkpoint` appended when asked, the epoch to start at and the restored
+    per-epoch history (``fit`` prepends it to the new one).
+    """
+    initial_epoch, previous = 0, {}
+    if resume_from is not None:
+        optimizer, loss, previous = prepare_resume(net, resume_from, optimizer, learning_rate, loss, epochs)
+        learning_rate, initial_epoch = None, net.epochs_trained
+    callbacks = list(callbacks or ())
+    if checkpoint_every is not None or checkpoint_path is not None:
+        callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
+    if optimizer is None and learning_rate is None and net.optimizer is not None:
+        optimizer = net.optimizer
+    optimizer = _optim.get(optimizer, learning_rate)
+    if optimizer is not net.optimizer and optimizer.state:
+        raise XpnetValueError(
+            "this optimizer already holds state (velocities/moments) from another model; "
+            "pass a new optimizer or call optimizer.reset() first"
+        )
+    return loss, optimizer, callbacks, initial_epoch, previous
+
+
+def prepend_history(history, previous: dict):
+    """A resumed run reports every epoch, not just the new ones: the checkpoint's come first."""
+    for key, values in previous.items():
+        history.history.setdefault(key, [])[:0] = values
+    return history
+
+
 def _same(a, b) -> bool:
     # JSON turns tuples into lists: (1, 5) in memory equals [1, 5] from a file.
     norm = lambda v: list(v) if isinstance(v, (tuple, list)) else v  # noqa: E731
@@ -232,7 +301,8 @@ def prepare_resume(net, path, optimizer, learning_rate, loss, epochs=None):
             f"the TOTAL (as for the uninterrupted run); pass epochs > {done} to train more"
         )
     mine = net.get_config()
-    if mine["layers"] != config["layers"] or (net.built and not _same(mine["input_size"], config["input_size"])):
+    sizes = ("input_size", "decoder_input_size") if net.built else ()
+    if any(not _same(mine.get(k), config.get(k)) for k in _ARCHITECTURE + sizes):
         raise XpnetValueError(
             f"cannot resume from {path!r}: it holds a different architecture "
             f"({config['input_size']} inputs, {config['layers']}) than this model "
@@ -242,8 +312,7 @@ def prepare_resume(net, path, optimizer, learning_rate, loss, epochs=None):
         raise XpnetValueError(f"cannot resume from {path!r}: it was trained in {config['dtype']}, this model is {mine['dtype']}")
     check_architecture(state)
     if not net.built:
-        size = config["input_size"]
-        net.build(size if isinstance(size, int) else tuple(size))
+        net.build(*build_arguments(config))
     if optimizer is not None and not isinstance(optimizer, _optim.Optimizer):
         optimizer = _optim.get(optimizer, learning_rate)
     elif learning_rate is not None:

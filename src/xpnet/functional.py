@@ -18,27 +18,18 @@ Shapes keep the course's notation: sequences ``(n, m, T)``, states ``(n_a, m)``,
 
 from __future__ import annotations
 
-import math
 import random
 
 from . import initializers as _initializers
 from . import losses as _losses
-from . import optim as _optim
-from ._validation import check_bool, check_epochs, check_finite, check_int, check_positive
+from ._validation import check_bool, check_finite, check_int, check_pair, check_verbose, holdout_size
 from .backends import resolve_backend
 from .backends._convert import parameters_to_backend
-from .errors import NotFittedError, ShapeError, TrainingDivergedError, XpnetTypeError, XpnetValueError
-from .layers import Layer
+from .checkpoint import fit_setup, prepend_history
+from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
+from .layers import Layer, layer_from_config
 from .layers.attention import padding_mask
-from .training import (
-    History,
-    batch_slices,
-    check_batch_size,
-    clip_by_global_norm,
-    clip_by_value,
-    shuffle_rng,
-    take_columns,
-)
+from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Seq2Seq"]
 
@@ -96,7 +87,10 @@ class Seq2Seq:
         self.layers = self.encoder + self.decoder
         self.built, self.loss, self.optimizer = False, None, None
         self.epochs_trained = 0
-        self._shuffle_rng = shuffle_rng(self.seed)
+        #: The host generator that orders mini-batches (saved and restored by checkpoints).
+        self.shuffle_rng = shuffle_rng(self.seed)
+        #: The History of the running or latest fit.
+        self.history = None
         index = 0
         for layer in self.layers:
             if layer.has_parameters:
@@ -134,6 +128,7 @@ class Seq2Seq:
         return self
 
     def _build(self, enc_shape, dec_shape):
+        self.input_shapes = (tuple(enc_shape), tuple(dec_shape))
         rng = _initializers.host_rng(self.seed, self.init_rng)
         with self.backend.context():
             shape = enc_shape
@@ -162,10 +157,11 @@ class Seq2Seq:
 
     def parameters(self) -> dict:
         """Every parameter by its numbered name (``E1``, ``Wf2``, ...), on the device."""
-        self._require_built()
+        self.require_built()
         return {f"{k}{layer.index}": v for layer in self.layers for k, v in layer.params.items()}
 
-    def _assign(self, params: dict) -> None:
+    def assign_parameters(self, params: dict) -> None:
+        """Install ``params`` (numbered names, arrays already on the device) without checks."""
         for layer in self.layers:
             for k in layer.params:
                 layer.params[k] = params[f"{k}{layer.index}"]
@@ -173,17 +169,17 @@ class Seq2Seq:
     def set_parameters(self, params: dict) -> "Seq2Seq":
         """Replace every parameter from host or device arrays (names and shapes checked)."""
         expected = {f"{k}{layer.index}": s for layer in self.layers for k, s in layer.parameter_shapes().items()}
-        self._assign(parameters_to_backend(params, expected, self.backend, self.dtype))
+        self.assign_parameters(parameters_to_backend(params, expected, self.backend, self.dtype))
         return self
 
-    def _require_built(self):
+    def require_built(self) -> None:
         if not self.built:
             raise NotFittedError("the model has no parameters yet: call build(), fit() or predict_proba() first")
 
     # -- inputs ----------------------------------------------------------------------------------
-    def _inputs(self, X_enc, X_dec):
+    def _inputs(self, X_enc, X_dec, suffix=""):
         prepared = []
-        for name, X, layer in (("X_enc", X_enc, self.encoder[0]), ("X_dec", X_dec, self.decoder[0])):
+        for name, X, layer in (("X_enc" + suffix, X_enc, self.encoder[0]), ("X_dec" + suffix, X_dec, self.decoder[0])):
             prepare = getattr(layer, "prepare_input", None)
             if prepare is None:
                 raise XpnetTypeError(f"the first {name[2:]}oder layer must take sequences or token ids "
@@ -192,30 +188,31 @@ class Seq2Seq:
         (Xe, enc_shape), (Xd, dec_shape) = prepared
         me, md = int(Xe.shape[self.encoder[0].examples_axis]), int(Xd.shape[self.decoder[0].examples_axis])
         if me != md:
-            raise ShapeError(f"X_enc holds {me} examples but X_dec holds {md}: one target sentence per source")
+            raise ShapeError(f"X_enc{suffix} holds {me} examples but X_dec{suffix} holds {md}: one target sentence "
+                             "per source")
         if not self.built:
             self._build(enc_shape, dec_shape)
         return Xe, Xd
 
-    def _targets(self, Y, m):
+    def _targets(self, Y, m, name="Y"):
         xp = self.xp
         V = self.decoder[-1].output_shape[0]
         Y = self.backend.to_device(Y) if self.backend.owns(Y) else self.backend.asarray(Y)
         if xp.isdtype(Y.dtype, "integral"):  # token ids (m, T) -> one-hot (V, m, T)
             if Y.ndim != 2:
-                raise ShapeError(f"integer targets must be token ids (m, T_dec), got shape {tuple(Y.shape)}")
+                raise ShapeError(f"integer {name} must be token ids (m, T_dec), got shape {tuple(Y.shape)}")
             vocab = xp.reshape(xp.arange(V, dtype=Y.dtype), (V, 1, 1))
             Y = xp.astype(xp.expand_dims(Y, axis=0) == vocab, self.backend.dtype(self.dtype))
         else:
             Y = xp.astype(Y, self.backend.dtype(self.dtype))
         if Y.ndim != 3 or Y.shape[0] != V or Y.shape[1] != m:
-            raise ShapeError(f"Y must be one-hot (V, m, T_dec) with V = {V}, m = {m} (or ids (m, T_dec)); "
+            raise ShapeError(f"{name} must be one-hot (V, m, T_dec) with V = {V}, m = {m} (or ids (m, T_dec)); "
                              f"got shape {tuple(Y.shape)}")
-        check_finite(Y, "Y")
+        check_finite(Y, name)
         return Y
 
     def _enc_mask(self, X_enc):
-        return padding_mask(X_enc) if self.mask_zero else None
+        return padding_mask(X_enc) if self.mask_zero else self.encoder[0].compute_mask(X_enc)
 
     # -- propagation -------------------------------------------------------------------------------
     def forward(self, X_enc, X_dec, training=False):
@@ -252,7 +249,8 @@ class Seq2Seq:
             caches.append(cache)
         return D, caches
 
-    def _cost(self, AL, Y, caches, loss):
+    def cost(self, AL, Y, caches, loss):
+        """J for the decoder's output ``AL`` of :meth:`forward`."""
         return loss.output_cost(self.decoder[-1], AL, Y, caches[-1])
 
     def backward(self, AL, Y, caches, loss) -> dict:
@@ -305,7 +303,7 @@ class Seq2Seq:
             Xe, Xd = self._inputs(X_enc, X_dec)
             Y = self._targets(Y, int(Xd.shape[self.decoder[0].examples_axis]))
             AL, caches = self.forward(Xe, Xd)
-            return float(self._cost(AL, Y, caches, loss))
+            return float(self.cost(AL, Y, caches, loss))
 
     def predict_proba(self, X_enc, X_dec):
         """The decoder's output (e.g. next-token probabilities ``(V, m, T_dec)``), on the host."""
@@ -317,74 +315,101 @@ class Seq2Seq:
     def evaluate(self, X_enc, X_dec, Y, loss=None) -> dict:
         """``{"cost": ..., "accuracy": ...}``; accuracy is per token (argmax vs target)."""
         loss = self._resolve_loss(loss)
-        xp = self.xp
         with self.backend.context():
-            Xe, Xd = self._inputs(X_enc, X_dec)
-            Y = self._targets(Y, int(Xd.shape[self.decoder[0].examples_axis]))
-            AL, caches = self.forward(Xe, Xd)
-            cost = float(self._cost(AL, Y, caches, loss))
-            hits = xp.astype(xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0), AL.dtype)
-            return {"cost": cost, "accuracy": float(xp.mean(hits))}
+            X = self._inputs(X_enc, X_dec)
+            return self.compute_metrics(X, self._targets(Y, self.n_examples(X)), loss)
+
+    def compute_metrics(self, X, Y, loss) -> dict:
+        """:meth:`evaluate` of device arrays already checked; ``X`` is ``(X_enc, X_dec)``."""
+        xp = self.xp
+        AL, caches = self.forward(*X)
+        hits = xp.astype(xp.argmax(AL, axis=0) == xp.argmax(Y, axis=0), AL.dtype)
+        # Both metrics in one device -> host transfer.
+        cost, accuracy = self.backend.to_numpy(xp.stack([self.cost(AL, Y, caches, loss), xp.mean(hits)]))
+        return {"cost": float(cost), "accuracy": float(accuracy)}
+
+    @property
+    def examples_axis(self) -> tuple:
+        """The axis holding the m examples of each input: 0 for token ids (m, T), 1 for (n, m, T)."""
+        return self.encoder[0].examples_axis, self.decoder[0].examples_axis
+
+    def n_examples(self, X) -> int:
+        """m, the number of examples of the inputs ``(X_enc, X_dec)``."""
+        return int(X[1].shape[self.decoder[0].examples_axis])
 
     def fit(self, X_enc, X_dec, Y, loss=None, optimizer=None, epochs=10, learning_rate=None, batch_size=None,
-            shuffle=True, clip_norm=None, clip_value=None, verbose=False) -> History:
+            shuffle=True, validation_data=None, validation_split=None, l2=0.0, clip_norm=None, clip_value=None,
+            callbacks=None, verbose=False, checkpoint_every=None, checkpoint_path=None, resume_from=None) -> History:
         """Train both halves together by (mini-batch) gradient descent or ``optimizer``.
 
         ``X_dec`` is the decoder's input under teacher forcing (the target sentence shifted
         right behind a start token) and ``Y`` the target sentence: one-hot ``(V, m, T_dec)``
-        or token ids ``(m, T_dec)``. The other arguments are those of
-        :meth:`xpnet.Sequential.fit`; ``History.costs`` has one cost per epoch.
+        or token ids ``(m, T_dec)``. ``validation_data`` is ``((X_enc_val, X_dec_val), Y_val)``
+        (as Keras's multi-input models) or ``(X_enc_val, X_dec_val, Y_val)``. The other
+        arguments are those of :meth:`xpnet.Sequential.fit`, with the same loop (callbacks,
+        checkpoints, ``resume_from``, the rollback on divergence, Ctrl-C and out of memory);
+        ``History.costs`` has one cost per epoch and ``history["val_accuracy"]`` is per token.
         """
+        loss, optimizer, callbacks, initial_epoch, previous = fit_setup(
+            self, resume_from=resume_from, optimizer=optimizer, learning_rate=learning_rate, loss=loss, epochs=epochs,
+            callbacks=callbacks, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_path)
         loss = self._resolve_loss(loss)
-        if optimizer is None and learning_rate is None and self.optimizer is not None:
-            optimizer = self.optimizer
-        optimizer = _optim.get(optimizer, learning_rate)
-        epochs = check_epochs(epochs)
-        clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
-        clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
-        history = History()
+        every = check_verbose(verbose)
         with self.backend.context():
-            Xe, Xd = self._inputs(X_enc, X_dec)
-            m = int(Xd.shape[self.decoder[0].examples_axis])
-            Y = self._targets(Y, m)
-            batch_size = check_batch_size(batch_size, m)
+            X = self._inputs(X_enc, X_dec)
+            Y = self._targets(Y, self.n_examples(X))
+            validation = None
+            if validation_split is not None:
+                X, Y, validation = hold_out_last(X, Y, holdout_size(self.n_examples(X), validation_split),
+                                                 self.examples_axis)
+            if validation_data is not None:
+                if validation is not None:
+                    raise XpnetValueError("give validation_data or validation_split, not both")
+                validation = self._validation(validation_data)
             self.loss, self.optimizer = loss, optimizer
-            for epoch in range(epochs):
-                order = None
-                if shuffle and batch_size is not None and batch_size < m:
-                    order = self.backend.asarray(self._shuffle_rng.permutation(m))
-                before = self.parameters(), dict(optimizer.state), optimizer.iterations
-                with self.backend.quiet_float_errors():  # a diverging step's overflow: the check below reports it
-                    total = self._epoch(Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value)
-                if not math.isfinite(total):
-                    self._assign(before[0])
-                    optimizer.state, optimizer.iterations = before[1], before[2]
-                    raise TrainingDivergedError(
-                        f"the training cost became {total} at epoch {epoch}; the model keeps the parameters from "
-                        "before that epoch. Try a smaller learning rate, "
-                        "clip_norm=... or clip_value=..."
-                    )
-                history.record({"cost": total})
-                self.epochs_trained += 1
-                if verbose and (epoch % (verbose if verbose is not True else 100) == 0 or epoch == epochs - 1):
-                    print(f"Cost after epoch {epoch}: {total:.6f}")
-        return history
+            history = train(self, X, Y, loss=loss, optimizer=optimizer, epochs=epochs, batch_size=batch_size,
+                            shuffle=shuffle, validation=validation, l2=l2, clip_norm=clip_norm, clip_value=clip_value,
+                            callbacks=callbacks, verbose=every, initial_epoch=initial_epoch)
+        return prepend_history(history, previous)
 
-    def _epoch(self, Xe, Xd, Y, m, batch_size, order, loss, optimizer, clip_norm, clip_value) -> float:
-        xp, total = self.xp, 0.0
-        ax_e, ax_d = self.encoder[0].examples_axis, self.decoder[0].examples_axis
-        for cols in batch_slices(m, batch_size, order):
-            Yb = take_columns(xp, Y, cols)
-            AL, caches = self.forward(take_columns(xp, Xe, cols, ax_e), take_columns(xp, Xd, cols, ax_d), True)
-            cost = self._cost(AL, Yb, caches, loss)
-            grads = self.backward(AL, Yb, caches, loss)
-            if clip_norm is not None:
-                grads = clip_by_global_norm(xp, grads, clip_norm)
-            if clip_value is not None:
-                grads = clip_by_value(xp, grads, clip_value)
-            self._assign(optimizer.update(self.parameters(), grads))
-            total += float(cost) * int(Yb.shape[1]) / m
-        return total
+    def _validation(self, data):
+        if isinstance(data, (tuple, list)) and len(data) == 2 and isinstance(data[0], (tuple, list)):
+            (Xe, Xd), Yv = check_pair(data[0], "validation_data[0]"), data[1]
+        elif isinstance(data, (tuple, list)) and len(data) == 3:
+            Xe, Xd, Yv = data
+        else:
+            raise XpnetTypeError("validation_data must be ((X_enc_val, X_dec_val), Y_val) or "
+                                 f"(X_enc_val, X_dec_val, Y_val), got {type(data).__name__}")
+        X = self._inputs(Xe, Xd, "_val")
+        return X, self._targets(Yv, self.n_examples(X), "Y_val")
+
+    # -- description ------------------------------------------------------------------------------
+    def get_config(self) -> dict:
+        """The architecture as plain JSON-able data (what ``xn.save`` writes beside the weights).
+
+        ``layers`` lists the encoder's layers, then the decoder's; ``encoder_layers`` says
+        where the decoder starts, and ``input_size`` / ``decoder_input_size`` are the
+        per-example input shapes of the two halves (None before the model is built).
+        """
+        sizes = [list(s) for s in self.input_shapes] if self.built else [None, None]
+        return {
+            "model": type(self).__name__,
+            "input_size": sizes[0],
+            "decoder_input_size": sizes[1],
+            "encoder_layers": len(self.encoder),
+            "mask_zero": self.mask_zero,
+            "dtype": self.dtype,
+            "seed": self.seed,
+            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+        }
+
+    @classmethod
+    def from_config(cls, config: dict, backend=None) -> "Seq2Seq":
+        """A new, unbuilt model with the architecture of :meth:`get_config`'s ``config``."""
+        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
+        k = config["encoder_layers"]
+        return cls(layers[:k], layers[k:], backend=backend, dtype=config["dtype"], seed=config["seed"],
+                   mask_zero=config["mask_zero"])
 
     def __repr__(self):
         return f"Seq2Seq(encoder={self.encoder!r}, decoder={self.decoder!r})"

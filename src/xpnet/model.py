@@ -28,10 +28,11 @@ from ._validation import (
 )
 from .backends import get_backend, resolve_backend
 from .backends._convert import parameters_to_backend, to_backend
-from .checkpoint import Checkpoint, prepare_resume
+from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
 from .layers import Layer, layer_from_config
+from .layers.base import check_masked_stack
 from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
@@ -84,6 +85,7 @@ class Sequential(Inference):
                 raise XpnetTypeError(f"layers[{i}] is a {type(layer).__name__}, not an xpnet Layer")
         if dtype not in _DTYPES:
             raise XpnetValueError(f"dtype must be one of {_DTYPES}, got {dtype!r}")
+        check_masked_stack(layers)
         seed = check_int(seed, "seed", 0, allow_none=True)
         self.layers, self.dtype, self.backend = layers, dtype, resolve_backend(backend)
         self.seed = seed if seed is not None else random.SystemRandom().randrange(2**32)
@@ -171,11 +173,19 @@ class Sequential(Inference):
 
     # -- propagation ---------------------------------------------------------------------
     def forward(self, X, training=False):
-        """Forward propagation: returns A_L and the list of every layer's cache."""
+        """Forward propagation: returns A_L and the list of every layer's cache.
+
+        A padding mask made by the first layer (``Embedding(..., mask_zero=True)``) goes to
+        every layer that takes one (:attr:`Layer.takes_mask`).
+        """
         caches = []
         A = X
+        mask = self.layers[0].compute_mask(X)  # padding (m, T), e.g. from Embedding(mask_zero=True)
         for layer in self.layers:
-            A, cache = layer.forward(A, training=training)
+            if mask is not None and layer.takes_mask:
+                A, cache = layer.forward(A, training=training, mask=mask)
+            else:
+                A, cache = layer.forward(A, training=training)
             caches.append(cache)
         return A, caches
 
@@ -340,22 +350,10 @@ class Sequential(Inference):
         TrainingDivergedError
             The cost became NaN or infinite; the model keeps the last finite parameters.
         """
-        initial_epoch, previous = 0, {}
-        if resume_from is not None:
-            optimizer, loss, previous = prepare_resume(self, resume_from, optimizer, learning_rate, loss, epochs)
-            learning_rate, initial_epoch = None, self.epochs_trained
-        callbacks = list(callbacks or ())
-        if checkpoint_every is not None or checkpoint_path is not None:
-            callbacks.append(Checkpoint(checkpoint_path, 1 if checkpoint_every is None else checkpoint_every, previous))
+        loss, optimizer, callbacks, initial_epoch, previous = fit_setup(
+            self, resume_from=resume_from, optimizer=optimizer, learning_rate=learning_rate, loss=loss, epochs=epochs,
+            callbacks=callbacks, checkpoint_every=checkpoint_every, checkpoint_path=checkpoint_path)
         loss = self._resolve_loss(loss)
-        if optimizer is None and learning_rate is None and self.optimizer is not None:
-            optimizer = self.optimizer
-        optimizer = _optim.get(optimizer, learning_rate)
-        if optimizer is not self.optimizer and optimizer.state:
-            raise XpnetValueError(
-                "this optimizer already holds state (velocities/moments) from another model; "
-                "pass a new optimizer or call optimizer.reset() first"
-            )
         every = check_verbose(verbose)
         with self.backend.context():
             X = self.prepare_input(X)
@@ -376,9 +374,7 @@ class Sequential(Inference):
                 validation=validation, l2=l2, clip_norm=clip_norm, clip_value=clip_value, callbacks=callbacks, verbose=every,
                 initial_epoch=initial_epoch,
             )
-        for key, values in previous.items():  # a resumed run reports every epoch, not just the new ones
-            history.history.setdefault(key, [])[:0] = values
-        return history
+        return prepend_history(history, previous)
 
     def gradients(self, X, Y, loss=None) -> dict:
         """dJ/d(every parameter) at the current parameters, keyed ``dW1``, ``db1``, ..."""

@@ -10,7 +10,8 @@ batch that is exactly the course's "cost after iteration i".
 
 Both work on any model with the public surface of :class:`~xpnet.Sequential`
 (``forward``, ``cost``, ``backward``, ``parameters``, ``assign_parameters``, ...); this
-module does not import the model.
+module does not import the model. A model with several inputs (:class:`~xpnet.Seq2Seq`)
+takes X as a tuple ``(X_enc, X_dec)`` and gives a tuple ``examples_axis``.
 """
 
 from __future__ import annotations
@@ -76,20 +77,28 @@ def batch_slices(m: int, batch_size, order):
 
 
 def take_columns(xp, A, cols, axis=1):
-    """The examples ``cols`` of A along ``axis`` (1 for (n, m[, T]); 0 for token ids (m, T))."""
+    """The examples ``cols`` of A along ``axis`` (1 for (n, m[, T]); 0 for token ids (m, T)).
+
+    A model with several inputs gives a tuple of arrays and a tuple of axes, one per input.
+    """
     if cols is None:
         return A
+    if isinstance(A, tuple):
+        return tuple(take_columns(xp, a, cols, ax) for a, ax in zip(A, axis))
     if isinstance(cols, slice):
         return A[cols, ...] if axis == 0 else A[:, cols, ...]
     return xp.take(A, cols, axis=axis)
 
 
-def hold_out_last(X, Y, n_held: int, x_axis: int = 1):
-    """``X, Y, (X_held, Y_held)``: the last ``n_held`` examples held out, in their order."""
-    cut = int(Y.shape[1]) - n_held
-    if x_axis == 0:
-        return X[:cut, ...], Y[:, :cut, ...], (X[cut:, ...], Y[:, cut:, ...])
-    return X[:, :cut, ...], Y[:, :cut, ...], (X[:, cut:, ...], Y[:, cut:, ...])
+def hold_out_last(X, Y, n_held: int, x_axis=1):
+    """``X, Y, (X_held, Y_held)``: the last ``n_held`` examples held out, in their order.
+
+    ``X`` may be a tuple of inputs with a tuple ``x_axis``, as :func:`take_columns`.
+    """
+    m = int(Y.shape[1])
+    kept, held = slice(0, m - n_held), slice(m - n_held, m)
+    take = lambda A, cols, axis: take_columns(None, A, cols, axis)  # noqa: E731 - slices need no namespace
+    return take(X, kept, x_axis), take(Y, kept, 1), (take(X, held, x_axis), take(Y, held, 1))
 
 
 def l2_penalty(net, l2: float, m: int):
@@ -127,11 +136,13 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None, clip_value
 
     Parameters
     ----------
-    net : Sequential
+    net : Sequential or Seq2Seq
         The model (built).
     X, Y : arrays
         One batch on the model's backend (see :meth:`Sequential.prepare_input` and
-        :meth:`Sequential.prepare_targets`): X ``(n_x, mb)``, Y ``(n_out, mb)``.
+        :meth:`Sequential.prepare_targets`): X ``(n_x, mb)``, Y ``(n_out, mb)``; for a model
+        with several inputs X is a tuple of them (``(X_enc, X_dec)``) and Y holds the
+        examples on axis 1.
     loss : Loss
         The loss object (:func:`xpnet.losses.get`).
     optimizer : Optimizer
@@ -153,7 +164,8 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None, clip_value
     clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
     clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
     mb = int(Y.shape[1])  # Y holds the examples on axis 1 for every first layer
-    AL, caches = net.forward(X, training=True)
+    # A model with several inputs (encoder and decoder) receives them as positional arguments.
+    AL, caches = net.forward(*X, training=True) if isinstance(X, tuple) else net.forward(X, training=True)
     cost = net.cost(AL, Y, caches, loss)
     grads = net.backward(AL, Y, caches, loss)
     del caches, AL  # free the activations before the update allocates new parameters

@@ -46,9 +46,20 @@ class Transformer(Seq2Seq):
             return layers + ([Dropout(1.0 - dropout)] if dropout else [])
 
         check_positive_int(num_layers, "Transformer num_layers")
+        self.hyperparameters = {"num_layers": num_layers, "d_model": d_model, "heads": heads, "d_ff": d_ff,
+                                "input_vocab": input_vocab, "target_vocab": target_vocab, "dropout": dropout,
+                                "eps": eps}
         encoder = stem(input_vocab) + [TransformerEncoderBlock(d_model, heads, d_ff, dropout=dropout, eps=eps)
                                        for _ in range(num_layers)]
         decoder = stem(target_vocab) + [TransformerDecoderBlock(d_model, heads, d_ff, dropout=dropout, eps=eps)
                                         for _ in range(num_layers)]
         decoder.append(TimeDistributed(Dense(target_vocab, activation="softmax")))
         super().__init__(encoder, decoder, backend=backend, dtype=dtype, seed=seed, mask_zero=True)
+
+    def get_config(self) -> dict:
+        """:meth:`Seq2Seq.get_config` plus the constructor's arguments (``transformer``)."""
+        return dict(super().get_config(), transformer=dict(self.hyperparameters))
+
+    @classmethod
+    def from_config(cls, config: dict, backend=None) -> "Transformer":
+        return cls(**config["transformer"], backend=backend, dtype=config["dtype"], seed=config["seed"])

@@ -32,6 +32,10 @@ def run(args) -> int:
     if args.output and (os.path.isdir(args.output) or args.output.endswith(("/", os.sep))):
         raise xn.XpnetValueError(f"--output {args.output!r} is a folder; give a file name like predictions.txt")
     net = xn.load(args.model, backend=args.backend)
+    if not isinstance(net, xn.Sequential):  # two inputs: no table of columns can feed it
+        raise xn.XpnetTypeError(f"{args.model!r} holds a {type(net).__name__} (encoder and decoder inputs); "
+                                "xpnet predict runs Sequential models. Decode it in Python: "
+                                "xn.greedy_decode(xn.load(path), X_enc, start_id, max_length)")
     meta = xn.read_header(args.model)["metadata"]
     target = args.target if args.target is not None else (meta.get("target") if args.data == meta.get("data") else None)
     X, Y, _ = load_arrays(args.data, target=column(target))

@@ -9,12 +9,14 @@ an index l = 1, 2, ... and shows them as the course's ``W1, b1, W2, ...``.
 
 from __future__ import annotations
 
+import inspect
+
 from .._friendly import keras_hints
 from .._validation import check_finite, check_X
 from ..backends._convert import to_backend
 from ..errors import XpnetValueError
 
-__all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers"]
+__all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers", "check_masked_stack"]
 
 
 class Layer:
@@ -41,9 +43,16 @@ class Layer:
     #: Axis of the network input that holds the m examples when this layer comes first:
     #: 1 for ``(n_x, m[, T])``, 0 for token ids ``(m, T)``.
     examples_axis = 1
+    #: Whether :meth:`forward` takes ``mask=``: a padding mask ``(m, T)``, 1 (True) for a real
+    #: time step, 0 for padding, that the model passes to the layer (attention hides the padded
+    #: keys, pooling skips the padded steps). Set from ``forward``'s signature unless a class
+    #: says otherwise.
+    takes_mask = False
 
     def __init_subclass__(cls, **kwargs):
         super().__init_subclass__(**kwargs)
+        if "takes_mask" not in cls.__dict__:
+            cls.takes_mask = "mask" in inspect.signature(cls.forward).parameters
         if "__init__" in cls.__dict__:  # answer Keras's names (units=, input_shape=, rate=) in xpnet's
             cls.__init__ = keras_hints(cls.__init__)
 
@@ -156,6 +165,15 @@ class Layer:
         check_finite(X, name)
         return X, (int(X.shape[0]),)
 
+    def compute_mask(self, X):
+        """The padding mask ``(m, T)`` this layer derives from the network input X, or None.
+
+        As Keras's ``compute_mask``: an ``Embedding(..., mask_zero=True)`` first layer marks
+        the token id 0 as padding; the model hands the mask to every later layer whose
+        :attr:`takes_mask` is True. Only the first layer's mask is used.
+        """
+        return None
+
     def get_config(self) -> dict:
         """The constructor arguments as JSON-able data (what :func:`xpnet.save` writes)."""
         return {}
@@ -189,3 +207,21 @@ def layer_from_config(class_name: str, config: dict) -> Layer:
     if class_name not in _LAYERS:
         raise XpnetValueError(f"unknown layer type {class_name!r}; known: {', '.join(_LAYERS)}")
     return _LAYERS[class_name].from_config(config)
+
+
+def check_masked_stack(layers) -> None:
+    """Refuse a stack whose first layer makes a padding mask that a recurrent layer would ignore.
+
+    A recurrent layer here reads every step, padding included (it has no mask argument), which
+    would silently differ from Keras, where masked steps are skipped.
+    """
+    if not getattr(layers[0], "mask_zero", False):
+        return
+    for i, layer in enumerate(layers):
+        if hasattr(layer, "forward_with_state") and not layer.takes_mask:
+            raise XpnetValueError(
+                f"layers[{i}] ({type(layer).__name__}) cannot take the padding mask of the first layer's "
+                "mask_zero=True: it would read the padded steps as tokens. Use attention blocks and "
+                "GlobalAveragePooling1D with the mask, or drop mask_zero (pad at the end and take the "
+                "recurrent layer's outputs up to each length yourself)"
+            )

@@ -121,6 +121,11 @@ class Embedding(Layer):
         d, the size of each embedding vector.
     init : str, optional
         Initialiser of E ``(d, V)``; default ``"xavier"`` (N(0, 1) / sqrt(d)).
+    mask_zero : bool, optional
+        The id 0 is padding (Keras's ``mask_zero``): as the first layer of a
+        :class:`~xpnet.Sequential`, it hands the mask ``ids != 0`` to the layers that take one
+        (attention blocks hide padded keys, :class:`GlobalAveragePooling1D` averages the real
+        steps only).
 
     Notes
     -----
@@ -134,8 +139,11 @@ class Embedding(Layer):
     regularized = ("E",)
     examples_axis = 0
 
-    def __init__(self, vocab_size: int, dim: int, init="xavier"):
+    def __init__(self, vocab_size: int, dim: int, init="xavier", mask_zero: bool = False):
         super().__init__()
+        if not isinstance(mask_zero, bool):
+            raise XpnetTypeError(f"Embedding mask_zero must be True or False, got {mask_zero!r}")
+        self.mask_zero = mask_zero
         self.vocab_size = positive_int(vocab_size, "Embedding vocab_size")
         self.dim = positive_int(dim, "Embedding dim")
         self.init_name = init
@@ -205,16 +213,26 @@ class Embedding(Layer):
         init_name = _initializers.name_of(self.init_name)
         if init_name is None:
             raise XpnetTypeError("an Embedding with a custom init callable cannot be serialised")
-        return {"vocab_size": self.vocab_size, "dim": self.dim, "init": init_name}
+        config = {"vocab_size": self.vocab_size, "dim": self.dim, "init": init_name}
+        return dict(config, mask_zero=True) if self.mask_zero else config  # older files have no mask_zero
+
+    def compute_mask(self, X):
+        """``X != 0`` (True for a real token) when ``mask_zero``, else None."""
+        return X != 0 if self.mask_zero else None
 
 
 class PoolCache(NamedTuple):
     T: int
+    weights: object  # (1, m, T): 1/T, or mask/(real steps of each example) with a padding mask
 
 
 @register_layer
 class GlobalAveragePooling1D(SequenceInput, Layer):
-    """Mean over the time axis: ``(n, m, T) -> (n, m)``. No parameters."""
+    """Mean over the time axis: ``(n, m, T) -> (n, m)``. No parameters.
+
+    With a padding ``mask`` ``(m, T)`` (from an ``Embedding(..., mask_zero=True)`` first
+    layer) the mean is over each example's real steps only, as Keras's.
+    """
 
     def build(self, input_shape, *, backend, dtype, rng):
         n, T = require_sequence_shape(input_shape, "GlobalAveragePooling1D")
@@ -222,14 +240,26 @@ class GlobalAveragePooling1D(SequenceInput, Layer):
         self.output_shape = (n,)
         return self.output_shape
 
-    def forward(self, A_prev, training=False):
+    def forward(self, A_prev, training=False, mask=None):
         xp = array_namespace(A_prev)
-        return xp.mean(A_prev, axis=2), PoolCache(int(A_prev.shape[2]))
+        T = int(A_prev.shape[2])
+        if mask is None:
+            return xp.mean(A_prev, axis=2), PoolCache(T, None)
+        if tuple(mask.shape) != (A_prev.shape[1], T):
+            raise ShapeError(f"GlobalAveragePooling1D's padding mask must be (m, T) = ({A_prev.shape[1]}, {T}), "
+                             f"got {tuple(mask.shape)}")
+        keep = xp.astype(mask, A_prev.dtype)
+        # An all-padding example averages nothing: its output is 0, not 0/0.
+        count = xp.maximum(xp.sum(keep, axis=1, keepdims=True), xp.ones_like(keep[:, :1]))
+        weights = xp.expand_dims(keep / count, axis=0)  # (1, m, T)
+        return xp.sum(A_prev * weights, axis=2), PoolCache(T, weights)
 
     def backward(self, dA, cache, need_dA_prev=True):
         if not need_dA_prev:
             return None, {}
         xp = array_namespace(dA)
+        if cache.weights is not None:
+            return xp.expand_dims(dA, axis=2) * cache.weights, {}
         dA3 = xp.expand_dims(dA, axis=2) / float(cache.T)
         return xp.broadcast_to(dA3, (dA.shape[0], dA.shape[1], cache.T)), {}
 
