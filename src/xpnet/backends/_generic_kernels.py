@@ -128,6 +128,18 @@ class Kernels:
             flag = ok if flag is None else xp.logical_and(flag, ok)
         return flag
 
+    def cost_and_finite(self, cost, arrays, to_host):
+        """``(float(cost), every element of every array is finite)`` in ONE device -> host
+        transfer (``to_host``: the backend's ``to_numpy``): one sync per epoch on a GPU, one
+        compute per epoch on dask, whatever the network's size."""
+        arrays = list(arrays)
+        finite = self.all_finite(arrays) if arrays else None
+        if finite is None:
+            return float(cost), True
+        xp = _namespace(cost)
+        value, ok = to_host(xp.stack([cost, xp.astype(finite, cost.dtype)]))
+        return float(value), bool(ok)
+
     # -- dropout ------------------------------------------------------------------------------
     def dropout_mask(self, like, keep_prob: float, seed: int, step: int):
         """D / keep_prob for inverted dropout, in ``like``'s shape, dtype and device.

@@ -41,6 +41,8 @@ class NumpyKernels(Kernels):
         if keep_Z or kind not in ("relu", "tanh", "leaky_relu", "linear"):
             if kind == "softmax":
                 return (Z if keep_Z else None), _softmax(Z)
+            if kind == "sigmoid":
+                return (Z if keep_Z else None), _sigmoid(Z)
             return (Z if keep_Z else None), activation.forward(Z)
         # Z is dropped: A takes its memory.
         if kind == "relu":
@@ -64,8 +66,8 @@ class NumpyKernels(Kernels):
             return dA
         if kind not in ("relu", "tanh", "sigmoid", "leaky_relu") or dA.shape != A.shape or not dA.flags.writeable:
             return activation.backward(dA, Z, A)
-        for rows in _row_blocks(A):
-            d, a = dA[rows, ...], A[rows, ...]
+        for rows in _row_blocks(A) if A.size > _BLOCK else (Ellipsis,):
+            d, a = dA[rows], A[rows]
             if kind == "relu":
                 np.multiply(d, a > 0, out=d)
             elif kind == "tanh":
@@ -90,7 +92,7 @@ class NumpyKernels(Kernels):
         # never slower for square ones. dW (and so the updated W) is then Fortran-ordered,
         # which NumPy and BLAS take as they come.
         dW = (A_prev @ dZ.T).T if A_prev.ndim == 2 else dZ @ A_prev.T
-        db = np.sum(dZ, axis=1, keepdims=True)
+        db = np.add.reduce(dZ, axis=1, keepdims=True)  # np.sum without its Python wrapper
         return (W.T @ dZ if need_dA_prev else None), dW, db
 
     def cross_entropy_dZ(self, A, Y, denominator):
@@ -128,6 +130,20 @@ class NumpyKernels(Kernels):
         np.subtract(W, new, out=new)
         return new, v_new, s_new
 
+    def all_finite(self, arrays):
+        return np.asarray(self._all_finite(arrays))
+
+    @staticmethod
+    def _all_finite(arrays) -> bool:
+        # isfinite + all per array, short-circuiting: no namespace lookups, no stacked flags.
+        for W in arrays:
+            if not np.isfinite(W).all():
+                return False
+        return True
+
+    def cost_and_finite(self, cost, arrays, to_host):
+        return float(cost), self._all_finite(arrays)
+
     def dropout_mask(self, like, keep_prob, seed, step):
         k1, k2 = dropout_keys(seed, step)
         threshold = np.uint32(keep_threshold(keep_prob))
@@ -160,6 +176,17 @@ class NumpyKernels(Kernels):
 def _axpy(old, beta, fresh):
     """beta * old + fresh, into fresh (the generic ``beta * v + (1 - beta) * dW`` order)."""
     return np.add(np.multiply(old, beta), fresh, out=fresh)
+
+
+def _sigmoid(Z):
+    # The generic formula (exp(-|z|) never overflows), with its temporaries reused.
+    E = np.abs(Z)
+    np.negative(E, out=E)
+    np.exp(E, out=E)
+    D = np.add(E, 1.0)
+    positive = np.divide(1.0, D)
+    np.divide(E, D, out=D)
+    return np.where(Z >= 0, positive, D)
 
 
 def _softmax(Z):

@@ -25,10 +25,16 @@ class DenseCache:
     A: object
 
 
-def _fused_output_activations() -> frozenset:
-    from .. import losses
+_FUSED: list = []
 
-    return frozenset(cls.fused_activation for cls in losses.LOSSES.values() if cls.fused_activation)
+
+def _fused_output_activations() -> frozenset:
+    # Built once: every forward asks, and the built-in losses do not change.
+    if not _FUSED:
+        from .. import losses
+
+        _FUSED.append(frozenset(cls.fused_activation for cls in losses.LOSSES.values() if cls.fused_activation))
+    return _FUSED[0]
 
 
 @register_layer
