@@ -136,3 +136,21 @@ def test_cost_and_finite_matches_generic(backend, dtype):
             assert value == 0.25 and ok is False
             value, ok = kernels.cost_and_finite(_put(backend, np.asarray(bad), dtype), clean, backend.to_numpy)
             assert (math.isnan(value) if math.isnan(bad) else value == bad) and ok is True
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_numpy_finite_check_in_every_layout(dtype):
+    # The NumPy check reads a sum of squares first: any layout, and huge finite values whose
+    # squares overflow, must still get the exact answer.
+    kernels = xn.get_backend("numpy").kernels
+    g = np.random.default_rng(17)
+    base = g.standard_normal((6, 40)).astype(dtype)
+    huge = np.full((3, 3), np.finfo(dtype).max / 2, dtype=dtype)
+    layouts = [base, np.asfortranarray(base), base[:, ::3], base.T]
+    for W in layouts:
+        assert kernels.cost_and_finite(np.asarray(1.0, dtype=dtype), [huge, W], np.asarray) == (1.0, True)
+        for bad in (math.nan, math.inf, -math.inf):
+            broken = W.copy(order="K")
+            broken[2, 1] = bad
+            assert kernels.cost_and_finite(np.asarray(1.0, dtype=dtype), [W, huge, broken], np.asarray)[1] is False
+            assert not bool(kernels.all_finite([broken]))

@@ -147,10 +147,17 @@ class NumpyKernels(Kernels):
 
     @staticmethod
     def _all_finite(arrays) -> bool:
-        # isfinite + all per array, short-circuiting: no namespace lookups, no stacked flags.
-        for W in arrays:
-            if not np.isfinite(W).all():
-                return False
+        # A sum of squares is finite only if every element is: BLAS's dot gives it in one
+        # threaded pass, 2-3x quicker than isfinite + all. A non-finite sum (or an overflow
+        # of huge finite values) is settled by the exact element-wise check.
+        with np.errstate(over="ignore", invalid="ignore"):  # an overflow here is no error
+            for W in arrays:
+                if W.dtype.kind == "f" and W.size:
+                    flat = W.ravel(order="K")
+                    if np.isfinite(np.dot(flat, flat)):
+                        continue
+                if not np.isfinite(W).all():
+                    return False
         return True
 
     def cost_and_finite(self, cost, arrays, to_host):
