@@ -17,7 +17,8 @@ import pytest
 import xpnet as xn
 from xpnet.backends.kernels import Kernels
 
-KERNELS = ["bias_relu", "relu_backward", "tanh_backward", "cross_entropy_dZ", "adam", "dropout_mask"]
+KERNELS = ["bias_relu", "relu_backward", "relu_backward_db", "tanh_backward", "cross_entropy_dZ", "adam",
+           "dropout_mask"]
 IMPLS = {"numpy": lambda: xn.get_backend("numpy").kernels, "generic": Kernels}
 
 
@@ -32,6 +33,9 @@ def _call(kernels, name, arrays):
         return kernels.bias_activation(Z.copy(), b, relu, keep_Z=False)
     if name == "relu_backward":
         return kernels.activation_backward(relu, dA.copy(), None, A)
+    if name == "relu_backward_db":  # dZ and db: fused on NumPy, two passes generically
+        dZ, db = kernels.activation_backward_db(relu, dA.copy(), None, A)
+        return dZ, (db if db is not None else np.sum(dZ, axis=1, keepdims=True))
     if name == "tanh_backward":
         return kernels.activation_backward(tanh, dA.copy(), None, A)
     if name == "cross_entropy_dZ":

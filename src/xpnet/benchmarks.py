@@ -143,15 +143,19 @@ class HandwrittenStep:
     The course's ``L_model_forward`` ... ``update_parameters`` written out the way a NumPy
     expert would: the bias and ReLU in place on the fresh product, the output pair's
     dZ = (A_L - Y) / m fused (no dA_L through the sigmoid), ReLU's backward multiplied into
-    dA in place, no dA_0 for the first layer, and in-place parameter updates. It only
-    supports this module's cases (ReLU/tanh hidden layers, a sigmoid or softmax output).
-    ``xp`` must be NumPy or a library with NumPy's ``out=`` (CuPy).
+    dA in place, no dA_0 for the first layer, dW from BLAS's faster transposed product and
+    in-place parameter updates in dW's layout. It only supports this module's cases
+    (ReLU/tanh hidden layers, a sigmoid or softmax output). ``xp`` must be NumPy or a library
+    with NumPy's ``out=`` (CuPy).
     """
 
     def __init__(self, case: Case, dtype="float32", seed=0, xp=np):
         params, X, Y = make_problem(case, dtype, seed)
         self.xp = xp
-        self.params = {k: xp.asarray(v) for k, v in params.items()}
+        # The weights are kept in Fortran order, the layout of the transposed product's dW, so
+        # that the in-place W -= dW walks both arrays contiguously (a mixed-layout update costs
+        # about twice as much on the course net's 20 x 12288 W1).
+        self.params = {k: (xp.asfortranarray(v) if k.startswith("W") else xp.asarray(v)) for k, v in params.items()}
         self.X, self.Y = xp.asarray(X), xp.asarray(Y)
         self.activations = case.activations
         self.learning_rate = case.learning_rate
@@ -195,7 +199,9 @@ class HandwrittenStep:
                 else:  # tanh
                     dZ *= 1 - A * A
             W = P[f"W{l}"]
-            dW = dZ @ A_prev.T
+            # (A_prev dZ^T)^T is dZ A_prev^T as OpenBLAS's faster "N,T" product (1.5-2x on the
+            # course net's short first-layer dZ); the in-place update takes the transposed view.
+            dW = (A_prev @ dZ.T).T
             db = dZ.sum(axis=1, keepdims=True)
             dA_prev = W.T @ dZ if l > 1 else None
             dW *= lr

@@ -289,16 +289,8 @@ def train(
 
 
 def epoch_status(backend, epoch_cost, params: dict) -> tuple[float, bool]:
-    """The epoch's cost and whether every parameter is finite, in ONE device -> host transfer.
-
-    One sync per epoch on a GPU, one compute per epoch on dask, whatever the network's size.
-    """
-    xp = backend.xp
-    finite = backend.kernels.all_finite(params.values()) if params else None
-    if finite is None:
-        return float(epoch_cost), True
-    cost, ok = backend.to_numpy(xp.stack([epoch_cost, xp.astype(finite, epoch_cost.dtype)]))
-    return float(cost), bool(ok)
+    """The epoch's cost and whether every parameter is finite, in ONE device -> host transfer."""
+    return backend.kernels.cost_and_finite(epoch_cost, params.values(), backend.to_numpy)
 
 
 def out_of_memory_error(backend, epoch: int, batch_size, m: int) -> DeviceOutOfMemoryError:

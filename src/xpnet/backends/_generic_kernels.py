@@ -85,12 +85,20 @@ class Kernels(SequenceKernels):
         """
         return activation.backward(dA, Z, A)
 
-    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True):
-        """``(dA_prev, dW, db)`` of Z = W A_prev + b: dW = dZ A_prev^T, db = sum of dZ's columns,
-        dA_prev = W^T dZ (None when not needed). The 1/m is already inside dZ."""
+    def activation_backward_db(self, activation, dA, Z, A):
+        """``(dZ, db)``: :meth:`activation_backward`, plus db = the sum of dZ's columns where an
+        implementation gets it cheaper in the same pass over dZ (else None, and
+        :meth:`linear_backward` sums). ``dA`` may be overwritten."""
+        return self.activation_backward(activation, dA, Z, A), None
+
+    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True, db=None):
+        """``(dA_prev, dW, db)`` of Z = W A_prev + b: dW = dZ A_prev^T, db = sum of dZ's columns
+        (unless given, from :meth:`activation_backward_db`), dA_prev = W^T dZ (None when not
+        needed). The 1/m is already inside dZ."""
         xp = _namespace(dZ)
         dW = dZ @ A_prev.T
-        db = xp.sum(dZ, axis=1, keepdims=True)
+        if db is None:
+            db = xp.sum(dZ, axis=1, keepdims=True)
         return (W.T @ dZ if need_dA_prev else None), dW, db
 
     def cross_entropy_dZ(self, A, Y, denominator: float):
@@ -129,6 +137,18 @@ class Kernels(SequenceKernels):
             ok = xp.all(xp.isfinite(W))
             flag = ok if flag is None else xp.logical_and(flag, ok)
         return flag
+
+    def cost_and_finite(self, cost, arrays, to_host):
+        """``(float(cost), every element of every array is finite)`` in ONE device -> host
+        transfer (``to_host``: the backend's ``to_numpy``): one sync per epoch on a GPU, one
+        compute per epoch on dask, whatever the network's size."""
+        arrays = list(arrays)
+        finite = self.all_finite(arrays) if arrays else None
+        if finite is None:
+            return float(cost), True
+        xp = _namespace(cost)
+        value, ok = to_host(xp.stack([cost, xp.astype(finite, cost.dtype)]))
+        return float(value), bool(ok)
 
     # -- dropout ------------------------------------------------------------------------------
     def dropout_mask(self, like, keep_prob: float, seed: int, step: int):

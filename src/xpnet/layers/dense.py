@@ -25,10 +25,16 @@ class DenseCache:
     A: object
 
 
-def _fused_output_activations() -> frozenset:
-    from .. import losses
+_FUSED: list = []
 
-    return frozenset(cls.fused_activation for cls in losses.LOSSES.values() if cls.fused_activation)
+
+def _fused_output_activations() -> frozenset:
+    # Built once: every forward asks, and the built-in losses do not change.
+    if not _FUSED:
+        from .. import losses
+
+        _FUSED.append(frozenset(cls.fused_activation for cls in losses.LOSSES.values() if cls.fused_activation))
+    return _FUSED[0]
 
 
 @register_layer
@@ -97,14 +103,19 @@ class Dense(Layer):
     def backward(self, dA, cache, need_dA_prev=True):
         # dA is the network's own temporary (the loss's gradient or the next layer's
         # dA_prev), so the kernel may overwrite it to make dZ.
-        dZ = kernels_of(dA).activation_backward(self.activation, dA, cache.Z, cache.A)
+        dZ, db = kernels_of(dA).activation_backward_db(self.activation, dA, cache.Z, cache.A)
         cache.Z = cache.A = None  # consumed: free them before dA_prev is allocated
-        return self.backward_from_dZ(dZ, cache, need_dA_prev)
+        return self.backward_from_dZ(dZ, cache, need_dA_prev, db)
 
-    def backward_from_dZ(self, dZ, cache, need_dA_prev=True):
-        """The linear part of backward, from dZ (used directly by fused output pairs)."""
+    def backward_from_dZ(self, dZ, cache, need_dA_prev=True, db=None):
+        """The linear part of backward, from dZ (used directly by fused output pairs); ``db``
+        when the activation's backward already summed dZ's columns."""
         # The 1/m of the course's dW = (1/m) dZ A_prev^T is already inside dZ (see losses).
-        dA_prev, dW, db = kernels_of(dZ).linear_backward(dZ, cache.A_prev, self.params["W"], need_dA_prev)
+        kernels, W = kernels_of(dZ), self.params["W"]
+        if db is None:  # the short call, which every backend's linear_backward takes
+            dA_prev, dW, db = kernels.linear_backward(dZ, cache.A_prev, W, need_dA_prev)
+        else:
+            dA_prev, dW, db = kernels.linear_backward(dZ, cache.A_prev, W, need_dA_prev, db=db)
         return dA_prev, {"W": dW, "b": db}
 
     def logits(self, cache):
