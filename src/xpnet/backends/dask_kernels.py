@@ -1,11 +1,23 @@
 """Dask overrides of the kernel contract: one task per chunk, never ``__setitem__``.
 
-The generic kernels are already flat graphs on dask (element-wise operations become one
-blockwise layer each, fused by dask's optimiser), so only the dropout mask is overridden:
-the generic version builds the element index with one ``arange`` over the whole array and
-reshapes it, which rechunks. Here each chunk hashes its own global indices in a single
-``map_blocks`` task, with its own library (NumPy or CuPy chunks), so the masks are the same
-bits as on every other backend.
+A training step's data are chunked along the examples (columns) with every row in one
+chunk, and the parameters are single-chunk arrays. Written with the generic array-API
+operations, a step is already a flat graph, but every reduction (softmax's max and sum
+over the rows of a chunk, ``db`` over the columns, the contraction of ``dW``) becomes two
+or three task layers per chunk, and each task costs scheduler and client time that does
+not shrink with the work it holds. Here each layer's forward and backward is ONE
+``blockwise`` layer per chunk, the chunk's own library doing the math (so NumPy or CuPy
+chunks alike):
+
+* :meth:`bias_activation`: ``g(Z + b)`` per chunk (softmax included: its sums run down
+  the rows of the chunk);
+* :meth:`activation_backward`: ``dA * g'(Z)`` per chunk;
+* :meth:`linear_backward`: ``dA_prev = W^T dZ`` per chunk, and ``[dW | db]`` as one partial
+  product per chunk summed by a single tree reduction (one reduction for both, not two);
+* :meth:`dropout_mask`: each chunk hashes its own global indices, so the masks are the same
+  bits as on every other backend.
+
+Arrays outside that layout (sequences, data chunked along the rows) take the generic path.
 """
 
 from __future__ import annotations
@@ -13,6 +25,9 @@ from __future__ import annotations
 from ._generic_kernels import Kernels, keep_threshold
 
 __all__ = ["DaskKernels"]
+
+#: Partial sums combined per task in the tree that sums ``[dW | db]`` over the chunks.
+SPLIT_EVERY = 8
 
 
 def _chunk_mask(block, keep_prob, seed, step, block_info=None):
@@ -38,14 +53,98 @@ def _chunk_mask(block, keep_prob, seed, step, block_info=None):
     return xp.astype(kept, block.dtype) * (1.0 / keep_prob)
 
 
+# -- per-chunk functions (run on the workers; plain module functions so that they pickle) ------
+def _bias(Z, b):
+    return Z + b
+
+
+def _bias_activation(Z, b, activation):
+    return activation.forward(Z + b)
+
+
+def _activation(Z, activation):
+    return activation.forward(Z)
+
+
+def _activation_backward(dA, *arrays, activation, with_Z):
+    Z, A = arrays if with_Z else (None, arrays[0])
+    return activation.backward(dA, Z, A)
+
+
+def _weights_T_dZ(W, dZ):
+    return W.T @ dZ
+
+
+def _dW_db_partial(dZ, A_prev):
+    """This chunk's share of ``[dW | db]``: ``[dZ A_prev^T | sum of dZ's columns]``, (1, n, n_prev + 1)."""
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(dZ)
+    both = xp.concat([dZ @ A_prev.T, xp.sum(dZ, axis=1, keepdims=True)], axis=1)
+    return xp.expand_dims(both, axis=0)
+
+
+def _meta(x, ndim=None):
+    from dask.array.utils import meta_from_array
+
+    return meta_from_array(x, ndim=x.ndim if ndim is None else ndim)
+
+
+def _examples_layout(*arrays) -> bool:
+    """2-D dask arrays with all their rows in one chunk (chunked along the examples only)."""
+    return all(getattr(a, "ndim", 0) == 2 and len(a.chunks[0]) == 1 for a in arrays)
+
+
+def _single_chunk(x) -> bool:
+    return all(len(c) == 1 for c in x.chunks)
+
+
 class DaskKernels(Kernels):
-    """Dask kernels: the generic ones, plus a per-chunk dropout mask."""
+    """Dask kernels: one ``blockwise`` task per chunk for each layer's forward and backward."""
 
     name = "dask"
 
-    def dropout_mask(self, like, keep_prob, seed, step):
-        from dask.array.utils import meta_from_array
+    def bias_activation(self, Z, b, activation, keep_Z=True):
+        import dask.array as da
 
-        return like.map_blocks(
-            _chunk_mask, keep_prob, seed, step, dtype=like.dtype, meta=meta_from_array(like, ndim=like.ndim)
-        )
+        if not (_examples_layout(Z) and getattr(b, "ndim", 0) == 2 and _single_chunk(b)):
+            return super().bias_activation(Z, b, activation, keep_Z)
+        # b's column axis ("k") is not in the output: blockwise hands the task b's one block.
+        if not keep_Z:
+            A = da.blockwise(_bias_activation, "ij", Z, "ij", b, "ik", activation=activation,
+                             concatenate=True, dtype=Z.dtype, meta=_meta(Z))
+            return None, A
+        Z = da.blockwise(_bias, "ij", Z, "ij", b, "ik", concatenate=True, dtype=Z.dtype, meta=_meta(Z))
+        return Z, da.blockwise(_activation, "ij", Z, "ij", activation=activation, dtype=Z.dtype, meta=_meta(Z))
+
+    def activation_backward(self, activation, dA, Z, A):
+        import dask.array as da
+
+        with_Z = Z is not None
+        arrays = (dA, Z, A) if with_Z else (dA, A)
+        if not _examples_layout(*arrays) or len({a.chunks for a in arrays}) != 1:
+            return super().activation_backward(activation, dA, Z, A)
+        pairs = [p for a in arrays for p in (a, "ij")]
+        return da.blockwise(_activation_backward, "ij", *pairs, activation=activation, with_Z=with_Z,
+                            dtype=dA.dtype, meta=_meta(dA))
+
+    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True):
+        import dask.array as da
+
+        if not (_examples_layout(dZ, A_prev) and dZ.chunks[1] == A_prev.chunks[1] and _single_chunk(W)):
+            return super().linear_backward(dZ, A_prev, W, need_dA_prev)
+        n_prev = int(A_prev.shape[0])
+        # One (1, n, n_prev + 1) partial per chunk ("c" runs over the chunks of the examples).
+        partial = da.blockwise(_dW_db_partial, "cij", dZ, "ic", A_prev, "jc", adjust_chunks={"c": 1, "j": n_prev + 1},
+                               dtype=dZ.dtype, meta=_meta(dZ, 3))
+        both = da.sum(partial, axis=0, split_every=SPLIT_EVERY)
+        dW, db = both[:, :n_prev], both[:, n_prev:]
+        dA_prev = None
+        if need_dA_prev:
+            # W's row axis ("i") is contracted inside each task: W is one block.
+            dA_prev = da.blockwise(_weights_T_dZ, "jc", W, "ij", dZ, "ic", concatenate=True, dtype=dZ.dtype,
+                                   meta=_meta(dZ))
+        return dA_prev, dW, db
+
+    def dropout_mask(self, like, keep_prob, seed, step):
+        return like.map_blocks(_chunk_mask, keep_prob, seed, step, dtype=like.dtype, meta=_meta(like))
