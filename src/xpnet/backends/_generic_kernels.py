@@ -91,6 +91,14 @@ class Kernels:
         db = xp.sum(dZ, axis=1, keepdims=True)
         return (W.T @ dZ if need_dA_prev else None), dW, db
 
+    def loss_cost(self, loss, A, Y, from_logits=False):
+        """J of ``loss`` for the outputs A (the logits Z with ``from_logits``) and the targets Y.
+
+        Every built-in loss is a sum over the examples divided by ``loss.denominator(Y)``, so
+        an override may add up the shares of parts of the examples; this one asks the loss.
+        """
+        return loss.cost_from_logits(A, Y) if from_logits else loss.cost(A, Y)
+
     def cross_entropy_dZ(self, A, Y, denominator: float):
         """dJ/dZ of a fused sigmoid/softmax + cross-entropy pair: (A - Y) / denominator."""
         return (A - Y) / denominator

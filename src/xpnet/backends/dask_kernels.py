@@ -14,6 +14,8 @@ chunks alike):
 * :meth:`activation_backward`: ``dA * g'(Z)`` per chunk;
 * :meth:`linear_backward`: ``dA_prev = W^T dZ`` per chunk, and ``[dW | db]`` as one partial
   product per chunk summed by a single tree reduction (one reduction for both, not two);
+* :meth:`loss_cost`: each chunk's share of J (its cost, weighted by its share of the
+  denominator), summed by one tree reduction;
 * :meth:`dropout_mask`: each chunk hashes its own global indices, so the masks are the same
   bits as on every other backend.
 
@@ -84,6 +86,14 @@ def _dW_db_partial(dZ, A_prev):
     return xp.expand_dims(both, axis=0)
 
 
+def _cost_share(A, Y, loss, from_logits, total):
+    """This chunk's share of J: its own cost, reweighted from its denominator to the whole set's."""
+    from array_api_compat import array_namespace
+
+    J = loss.cost_from_logits(A, Y) if from_logits else loss.cost(A, Y)
+    return array_namespace(J).reshape(J * (loss.denominator(Y) / total), (1,))
+
+
 def _meta(x, ndim=None):
     from dask.array.utils import meta_from_array
 
@@ -145,6 +155,19 @@ class DaskKernels(Kernels):
             dA_prev = da.blockwise(_weights_T_dZ, "jc", W, "ij", dZ, "ic", concatenate=True, dtype=dZ.dtype,
                                    meta=_meta(dZ))
         return dA_prev, dW, db
+
+    def loss_cost(self, loss, A, Y, from_logits=False):
+        import dask.array as da
+
+        # Only the built-in losses are known to be sums over the examples (see the contract).
+        builtin = type(loss).__module__ == "xpnet.losses"
+        if not (builtin and _examples_layout(A, Y) and A.chunks == Y.chunks):
+            return super().loss_cost(loss, A, Y, from_logits)
+        # One share per chunk ("c"); the rows ("i") are one block, handed whole to the task.
+        shares = da.blockwise(_cost_share, "c", A, "ic", Y, "ic", loss=loss, from_logits=from_logits,
+                              total=loss.denominator(Y), adjust_chunks={"c": 1}, concatenate=True, dtype=A.dtype,
+                              meta=_meta(A, 1))
+        return da.sum(shares, split_every=SPLIT_EVERY)
 
     def dropout_mask(self, like, keep_prob, seed, step):
         return like.map_blocks(_chunk_mask, keep_prob, seed, step, dtype=like.dtype, meta=_meta(like))
