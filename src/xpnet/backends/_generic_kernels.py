@@ -76,6 +76,10 @@ class Kernels:
         Z += b  # the fresh product is the caller's: no second (n, m) temporary
         return (Z if keep_Z else None), activation.forward(Z)
 
+    def dense_forward(self, W, A_prev, b, activation, keep_Z=True):
+        """``(Z, A)`` of a dense layer: Z = W A_prev + b, A = g(Z) (Z None with ``keep_Z=False``)."""
+        return self.bias_activation(W @ A_prev, b, activation, keep_Z)
+
     def activation_backward(self, activation, dA, Z, A):
         """dZ = dA * g'(Z). ``dA`` may be overwritten (the network's own temporary).
 

@@ -9,8 +9,8 @@ not shrink with the work it holds. Here each layer's forward and backward is ONE
 ``blockwise`` layer per chunk, the chunk's own library doing the math (so NumPy or CuPy
 chunks alike):
 
-* :meth:`bias_activation`: ``g(Z + b)`` per chunk (softmax included: its sums run down
-  the rows of the chunk);
+* :meth:`dense_forward`: ``g(W A_prev + b)`` per chunk, the product included (softmax too:
+  its sums run down the rows of the chunk), and :meth:`bias_activation` likewise;
 * :meth:`activation_backward`: ``dA * g'(Z)`` per chunk;
 * :meth:`linear_backward`: ``dA_prev = W^T dZ`` per chunk, and ``[dW | db]`` as one partial
   product per chunk summed by a single tree reduction (one reduction for both, not two);
@@ -64,6 +64,16 @@ def _bias_activation(Z, b, activation):
     return activation.forward(Z + b)
 
 
+def _dense(W, A_prev, b, activation, keep_Z, kernels_of):
+    """Z = W A_prev + b (``keep_Z``) or A = g(Z), by the chunk library's kernels: the product
+    is this task's own array, so they may work in its memory."""
+    Z = W @ A_prev
+    if keep_Z:  # A is the next task's: Z has other readers (the cost, the backward pass)
+        Z += b
+        return Z
+    return kernels_of(Z).bias_activation(Z, b, activation, keep_Z=False)[1]
+
+
 def _activation(Z, activation):
     return activation.forward(Z)
 
@@ -77,13 +87,13 @@ def _weights_T_dZ(W, dZ):
     return W.T @ dZ
 
 
-def _dW_db_partial(dZ, A_prev):
-    """This chunk's share of ``[dW | db]``: ``[dZ A_prev^T | sum of dZ's columns]``, (1, n, n_prev + 1)."""
+def _dW_db_partial(dZ, A_prev, kernels_of):
+    """This chunk's share of ``[dW | db]`` (1, n, n_prev + 1), by the chunk library's kernels."""
     from array_api_compat import array_namespace
 
     xp = array_namespace(dZ)
-    both = xp.concat([dZ @ A_prev.T, xp.sum(dZ, axis=1, keepdims=True)], axis=1)
-    return xp.expand_dims(both, axis=0)
+    _, dW, db = kernels_of(dZ).linear_backward(dZ, A_prev, None, need_dA_prev=False)
+    return xp.expand_dims(xp.concat([dW, db], axis=1), axis=0)
 
 
 def _cost_share(A, Y, loss, from_logits, total):
@@ -92,6 +102,10 @@ def _cost_share(A, Y, loss, from_logits, total):
 
     J = loss.cost_from_logits(A, Y) if from_logits else loss.cost(A, Y)
     return array_namespace(J).reshape(J * (loss.denominator(Y) / total), (1,))
+
+
+def _generic_kernels(x):
+    return Kernels()
 
 
 def _meta(x, ndim=None):
@@ -113,6 +127,24 @@ class DaskKernels(Kernels):
     """Dask kernels: one ``blockwise`` task per chunk for each layer's forward and backward."""
 
     name = "dask"
+
+    def __init__(self, chunk_kernels=None):
+        # kernels_of, handed in by the kernels module (importing it here would be a loop):
+        # each task picks the kernels of its chunks' library (NumPy or CuPy).
+        self.chunk_kernels = chunk_kernels or _generic_kernels
+
+    def dense_forward(self, W, A_prev, b, activation, keep_Z=True):
+        import dask.array as da
+
+        if not (_examples_layout(A_prev) and _single_chunk(W) and getattr(b, "ndim", 0) == 2 and _single_chunk(b)):
+            return super().dense_forward(W, A_prev, b, activation, keep_Z)
+        # The product's inner axis ("k") and b's column axis ("z") are not in the output:
+        # blockwise hands each task their one block, so a layer is one task per chunk.
+        out = da.blockwise(_dense, "ij", W, "ik", A_prev, "kj", b, "iz", activation=activation, keep_Z=keep_Z,
+                           kernels_of=self.chunk_kernels, concatenate=True, dtype=A_prev.dtype, meta=_meta(A_prev))
+        if not keep_Z:
+            return None, out
+        return out, da.blockwise(_activation, "ij", out, "ij", activation=activation, dtype=out.dtype, meta=_meta(out))
 
     def bias_activation(self, Z, b, activation, keep_Z=True):
         import dask.array as da
@@ -145,8 +177,8 @@ class DaskKernels(Kernels):
             return super().linear_backward(dZ, A_prev, W, need_dA_prev)
         n_prev = int(A_prev.shape[0])
         # One (1, n, n_prev + 1) partial per chunk ("c" runs over the chunks of the examples).
-        partial = da.blockwise(_dW_db_partial, "cij", dZ, "ic", A_prev, "jc", adjust_chunks={"c": 1, "j": n_prev + 1},
-                               dtype=dZ.dtype, meta=_meta(dZ, 3))
+        partial = da.blockwise(_dW_db_partial, "cij", dZ, "ic", A_prev, "jc", kernels_of=self.chunk_kernels,
+                               adjust_chunks={"c": 1, "j": n_prev + 1}, dtype=dZ.dtype, meta=_meta(dZ, 3))
         both = da.sum(partial, axis=0, split_every=SPLIT_EVERY)
         dW, db = both[:, :n_prev], both[:, n_prev:]
         dA_prev = None
