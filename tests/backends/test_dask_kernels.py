@@ -184,3 +184,15 @@ def test_gradients_on_chunked_data_pass_the_gradient_check(dask_backend, hidden,
     want = twin.gradients(X, Y, loss=loss)
     for key, value in net.gradients(Xd, Yd, loss=loss).items():
         np.testing.assert_allclose(xn.to_numpy(value), want[key], rtol=1e-11, atol=1e-14)
+
+
+@pytest.mark.parametrize("bad", [None, np.nan, np.inf, -np.inf])
+def test_all_finite_checks_every_parameter_in_one_task(dask_backend, bad):
+    hosts = [_data((4, 5), 17), _data((4, 1), 18), _data((2, 4), 19)]
+    if bad is not None:
+        hosts[2][1, 3] = bad
+    params = [dask_backend.asarray(h, dtype) for h, dtype in zip(hosts, ["float64", "float64", "float32"])]
+    got = dask_backend.kernels.all_finite(params)
+    assert _tasks_of_one_layer(got) == 1
+    assert bool(_host(dask_backend, got)) is (bad is None)
+    assert bool(_host(dask_backend, GENERIC.all_finite(params))) is (bad is None)

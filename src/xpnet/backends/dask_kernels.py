@@ -16,6 +16,7 @@ chunks alike):
   product per chunk summed by a single tree reduction (one reduction for both, not two);
 * :meth:`loss_cost`: each chunk's share of J (its cost, weighted by its share of the
   denominator), summed by one tree reduction;
+* :meth:`all_finite`: every parameter checked in one task;
 * :meth:`dropout_mask`: each chunk hashes its own global indices, so the masks are the same
   bits as on every other backend.
 
@@ -102,6 +103,13 @@ def _cost_share(A, Y, loss, from_logits, total):
 
     J = loss.cost_from_logits(A, Y) if from_logits else loss.cost(A, Y)
     return array_namespace(J).reshape(J * (loss.denominator(Y) / total), (1,))
+
+
+def _all_finite(*blocks):
+    from array_api_compat import array_namespace
+
+    xp = array_namespace(*blocks)
+    return xp.all(xp.stack([xp.all(xp.isfinite(W)) for W in blocks]))
 
 
 def _generic_kernels(x):
@@ -200,6 +208,19 @@ class DaskKernels(Kernels):
                               total=loss.denominator(Y), adjust_chunks={"c": 1}, concatenate=True, dtype=A.dtype,
                               meta=_meta(A, 1))
         return da.sum(shares, split_every=SPLIT_EVERY)
+
+    def all_finite(self, arrays):
+        import dask.array as da
+
+        arrays = list(arrays)
+        if not arrays or not all(hasattr(W, "chunks") and W.ndim and _single_chunk(W) for W in arrays):
+            return super().all_finite(arrays)
+        # Every parameter whole in one task: each gets indices of its own, none in the output.
+        pairs, k = [], 0
+        for W in arrays:
+            pairs += [W, tuple(range(k, k + W.ndim))]
+            k += W.ndim
+        return da.blockwise(_all_finite, (), *pairs, concatenate=True, dtype=bool, meta=_meta(arrays[0], 0).astype(bool))
 
     def dropout_mask(self, like, keep_prob, seed, step):
         return like.map_blocks(_chunk_mask, keep_prob, seed, step, dtype=like.dtype, meta=_meta(like))
