@@ -12,7 +12,8 @@
 * ``torch``: the torch backend against the NumPy backend and a plain PyTorch loop of the same
   math (nn.Linear + autograd + torch.optim.Adam), course net and 784-256-10 Adam (target <= 1.25x).
 * ``dask``: a 2-worker LocalCluster, 784-256(relu)-10, m = 100,000 in chunks, against NumPy on
-  the same cores (target <= 2x), and the size of one step's graph.
+  the same cores (target <= 2x), the same cluster through the generic kernels (what the dask
+  overrides save), and the size of one step's graph.
 
 Every timing is the minimum of several repetitions, the compared implementations
 alternating, so that a burst of load from elsewhere hits both. ``--small`` shrinks every case
@@ -195,6 +196,24 @@ def torch_ratios(small=False, rounds=7):
     return out
 
 
+class _generic_kernels_for:
+    """Within this block, arrays of ``x``'s type get the generic kernels (the dask overrides' baseline)."""
+
+    def __init__(self, x):
+        from xpnet.backends import kernels
+
+        self.registry, self.key = kernels._BY_TYPE, type(x)
+        self.generic = kernels.Kernels()
+        kernels.kernels_of(x)  # registered
+
+    def __enter__(self):
+        self.saved = self.registry[self.key]
+        self.registry[self.key] = self.generic
+
+    def __exit__(self, *exc):
+        self.registry[self.key] = self.saved
+
+
 def dask_ratios(small=False, rounds=3):
     """dask on a 2-worker LocalCluster (processes, 1 thread each) against NumPy on the same cores.
 
@@ -228,7 +247,14 @@ def dask_ratios(small=False, rounds=3):
         def on_numpy():
             np_net.fit(X, Y, epochs=epochs, learning_rate=0.1)
 
-        t = interleaved({"dask": on_dask, "numpy": on_numpy}, rounds)
+        generic_net = xn.Sequential([xn.Dense(256, activation="relu"), xn.Dense(10, activation="softmax")],
+                                    input_size=784, backend=backend, dtype="float32", seed=0)
+
+        def on_dask_generic():  # the same cluster and data through the generic array-API kernels
+            with backend.context(), _generic_kernels_for(Xd):
+                generic_net.fit(Xd, Yd, epochs=epochs, learning_rate=0.1)
+
+        t = interleaved({"dask": on_dask, "numpy": on_numpy, "dask_generic_kernels": on_dask_generic}, rounds)
         # One step's graph, before it is evaluated: its layers and tasks per chunk.
         loss = losses.get("categorical_crossentropy")
         with backend.context():
@@ -245,7 +271,8 @@ def dask_ratios(small=False, rounds=3):
                 scheduled |= set(array.__dask_graph__().keys())
         n_chunks = Xd.numblocks[1]
     return {"m": m, "chunks": n_chunks, "epoch_s": {k: v / epochs for k, v in t.items()},
-            "dask_vs_numpy": t["dask"] / t["numpy"], "tasks_per_step_graph": tasks,
+            "dask_vs_numpy": t["dask"] / t["numpy"], "dask_generic_kernels_vs_numpy": t["dask_generic_kernels"] / t["numpy"],
+            "tasks_per_step_graph": tasks,
             "tasks_per_chunk": tasks / n_chunks, "scheduled_tasks_per_step": len(scheduled),
             "target": "<= 2.0, flat graph"}
 
