@@ -29,8 +29,11 @@ from ._generic_kernels import Kernels, keep_threshold
 
 __all__ = ["DaskKernels"]
 
-#: Partial sums combined per task in the tree that sums ``[dW | db]`` over the chunks.
-SPLIT_EVERY = 8
+#: Partial sums combined per task in the trees that sum ``[dW | db]`` and the cost over the
+#: chunks. Consecutive chunks live on the same worker, so with a small fan-in the first
+#: levels add up on each worker and about one partial per worker travels (a fan-in as
+#: large as the number of chunks would send every chunk's partial to one worker).
+SPLIT_EVERY = 4
 
 
 def _chunk_mask(block, keep_prob, seed, step, block_info=None):
