@@ -73,9 +73,10 @@ class Loss:
 
     def output_cost(self, output_layer, AL, Y, cache):
         """J of a network whose last layer ``output_layer`` gave ``AL`` (from its logits when fused)."""
+        kernels = kernels_of(AL)
         if self.fuses_with(getattr(output_layer, "activation", None)):
-            return self.cost_from_logits(output_layer.logits(cache), Y)
-        return self.cost(AL, Y)
+            return kernels.loss_cost(self, output_layer.logits(cache), Y, from_logits=True)
+        return kernels.loss_cost(self, AL, Y)
 
     def fused_gradient(self, A, Y):
         """dJ/dZ for the fused pair: (A - Y) / m (the backend's fused kernel)."""

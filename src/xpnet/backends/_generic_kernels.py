@@ -78,6 +78,10 @@ class Kernels(SequenceKernels):
         Z += b  # the fresh product is the caller's: no second (n, m) temporary
         return (Z if keep_Z else None), activation.forward(Z)
 
+    def dense_forward(self, W, A_prev, b, activation, keep_Z=True):
+        """``(Z, A)`` of a dense layer: Z = W A_prev + b, A = g(Z) (Z None with ``keep_Z=False``)."""
+        return self.bias_activation(W @ A_prev, b, activation, keep_Z)
+
     def activation_backward(self, activation, dA, Z, A):
         """dZ = dA * g'(Z). ``dA`` may be overwritten (the network's own temporary).
 
@@ -100,6 +104,14 @@ class Kernels(SequenceKernels):
         if db is None:
             db = xp.sum(dZ, axis=1, keepdims=True)
         return (W.T @ dZ if need_dA_prev else None), dW, db
+
+    def loss_cost(self, loss, A, Y, from_logits=False):
+        """J of ``loss`` for the outputs A (the logits Z with ``from_logits``) and the targets Y.
+
+        Every built-in loss is a sum over the examples divided by ``loss.denominator(Y)``, so
+        an override may add up the shares of parts of the examples; this one asks the loss.
+        """
+        return loss.cost_from_logits(A, Y) if from_logits else loss.cost(A, Y)
 
     def cross_entropy_dZ(self, A, Y, denominator: float):
         """dJ/dZ of a fused sigmoid/softmax + cross-entropy pair: (A - Y) / denominator."""

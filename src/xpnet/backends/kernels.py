@@ -33,7 +33,7 @@ def _make(library: str) -> Kernels:
     if library == "dask":
         from .dask_kernels import DaskKernels
 
-        return DaskKernels()
+        return DaskKernels(kernels_of)
     if library == "torch":
         from .torch_kernels import TorchKernels
 

@@ -96,8 +96,7 @@ class Dense(Layer):
 
     def forward(self, A_prev, training=False):
         W, b = self.params["W"], self.params["b"]
-        Z = W @ A_prev
-        Z, A = kernels_of(Z).bias_activation(Z, b, self.activation, keep_Z=self.keeps_Z)
+        Z, A = kernels_of(A_prev).dense_forward(W, A_prev, b, self.activation, keep_Z=self.keeps_Z)
         return A, DenseCache(A_prev, Z, A)
 
     def backward(self, dA, cache, need_dA_prev=True):
