@@ -181,17 +181,18 @@ class DaskKernels(Kernels):
         return da.blockwise(_activation_backward, "ij", *pairs, activation=activation, with_Z=with_Z,
                             dtype=dA.dtype, meta=_meta(dA))
 
-    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True):
+    def linear_backward(self, dZ, A_prev, W, need_dA_prev=True, db=None):
         import dask.array as da
 
         if not (_examples_layout(dZ, A_prev) and dZ.chunks[1] == A_prev.chunks[1] and _single_chunk(W)):
-            return super().linear_backward(dZ, A_prev, W, need_dA_prev)
+            return super().linear_backward(dZ, A_prev, W, need_dA_prev, db=db)
         n_prev = int(A_prev.shape[0])
         # One (1, n, n_prev + 1) partial per chunk ("c" runs over the chunks of the examples).
         partial = da.blockwise(_dW_db_partial, "cij", dZ, "ic", A_prev, "jc", kernels_of=self.chunk_kernels,
                                adjust_chunks={"c": 1, "j": n_prev + 1}, dtype=dZ.dtype, meta=_meta(dZ, 3))
         both = da.sum(partial, axis=0, split_every=SPLIT_EVERY)
-        dW, db = both[:, :n_prev], both[:, n_prev:]
+        # A given db is kept (the contract); summing it again with dW costs nothing extra here.
+        dW, db = both[:, :n_prev], (both[:, n_prev:] if db is None else db)
         dA_prev = None
         if need_dA_prev:
             # W's row axis ("i") is contracted inside each task: W is one block.

@@ -32,7 +32,8 @@ def _row_blocks(A):
 
 
 class NumpyKernels(NumpySequenceKernels, Kernels):
-    """In-place NumPy kernels (bit-identical to the generic ones)."""
+    """In-place NumPy kernels: the dense ones bit-identical to the generic ones, the sequence
+    ones (:class:`NumpySequenceKernels`) equal to them up to rounding."""
 
     name = "numpy"
 
