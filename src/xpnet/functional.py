@@ -48,7 +48,9 @@ class Seq2Seq:
         output, typically ``TimeDistributed(Dense(V, activation="softmax"))``.
     mask_zero : bool, optional
         Token id 0 of the encoder's input is padding: attention (the encoder's blocks and
-        the decoder's cross-attention) gives it weight 0. Needs an Embedding first.
+        the decoder's cross-attention) gives it weight 0, and the encoder's recurrent layers
+        carry their state over it, so the state handed to the decoder is the one after each
+        example's last real token. Needs an Embedding first.
     backend, dtype, seed, init_rng
         As :class:`~xpnet.Sequential`.
 
@@ -226,8 +228,8 @@ class Seq2Seq:
         mask = self._enc_mask(X_enc)
         caches, A, state = [], X_enc, None
         for layer in self.encoder:
-            if layer is self._state_source:
-                A, state, cache = layer.forward_with_state(A, None, training)
+            if layer is self._state_source:  # with the mask, its final state is the last real step's
+                A, state, cache = layer.forward_with_state(A, None, training, mask=mask)
                 state = self._bridge(state)
             elif getattr(layer, "takes_mask", False):
                 A, cache = layer.forward(A, training, mask=mask)

@@ -28,11 +28,15 @@ def rnn_loop(X, p, a0):
     return A, (A[:, :, -1],)
 
 
-def lstm_loop(X, p, a0, c0):
+def lstm_loop(X, p, a0, c0, mask=None):
+    """The LSTM example by example; ``mask`` (m, T): a padded step (0) keeps a and c as they were."""
     A, C = np.zeros((N_A, X.shape[1], X.shape[2])), np.zeros((N_A, X.shape[1], X.shape[2]))
     for j in range(X.shape[1]):
         a, c = a0[:, j], c0[:, j]
         for t in range(X.shape[2]):
+            if mask is not None and not mask[j, t]:
+                A[:, j, t], C[:, j, t] = a, c
+                continue
             concat = np.concatenate([a, X[:, j, t]])
             f = _sig(p["Wf"] @ concat + p["bf"][:, 0])
             i = _sig(p["Wi"] @ concat + p["bi"][:, 0])

@@ -92,18 +92,19 @@ def transformer_reference(Xe, Xd, p, eps=1e-6):
 
 
 def rnn_seq2seq_reference(Xe, Xd, p):
-    """Embedding -> LSTM (final state) -> decoder LSTM from that state -> attention -> softmax."""
+    """Embedding -> LSTM (final state after the last real step) -> decoder LSTM from that state
+    -> attention -> softmax."""
     mask = Xe != 0
     gates = ("Wf", "bf", "Wi", "bi", "Wc", "bc", "Wo", "bo")
     n = p["bf2"].shape[0]
-    A_enc, (a_T, c_T), _ = _lstm(_embed(p["E1"], Xe), {g: p[g + "2"] for g in gates}, n)
+    A_enc, (a_T, c_T), _ = _lstm(_embed(p["E1"], Xe), {g: p[g + "2"] for g in gates}, n, mask=mask)
     A_dec, _, _ = _lstm(_embed(p["E3"], Xd), {g: p[g + "4"] for g in gates}, n, a_T, c_T)
     ctx = attention_loop(A_dec, A_enc, _sub(p, "", 5), 2, mask)
     H = np.concatenate([A_dec, ctx])
     return np.stack([_softmax_cols(p["W6"] @ H[:, :, t] + p["b6"]) for t in range(T_DEC)], axis=2)
 
 
-def _lstm(X, params, n, a0=None, c0=None):
+def _lstm(X, params, n, a0=None, c0=None, mask=None):
     import test_recurrent_states as trs
 
     m = X.shape[1]
@@ -112,7 +113,7 @@ def _lstm(X, params, n, a0=None, c0=None):
     try:
         a0 = np.zeros((n, m)) if a0 is None else a0
         c0 = np.zeros((n, m)) if c0 is None else c0
-        return lstm_loop(X, params, a0, c0)
+        return lstm_loop(X, params, a0, c0, mask)
     finally:
         trs.N_A = old
 
@@ -260,7 +261,8 @@ def test_bidirectional_encoder_hands_both_states_on(cell):
     model = bidirectional_seq2seq(cell=cell).build((T_ENC,), (T_DEC,))
     bi = model.encoder[1]
     _, state, _, _ = model.encode(Xe)
-    with_state = bi(model.encoder[0].forward(Xe)[0])
+    A_bi, state_bi, _ = bi.forward_with_state(model.encoder[0].forward(Xe)[0], mask=Xe != 0)
+    with_state = [A_bi, *state_bi]
     k = len(state)
     for i in range(k):  # forward layer's array over its backward twin's
         np.testing.assert_array_equal(state[i], np.concatenate([with_state[1 + i], with_state[1 + k + i]]))

@@ -1,5 +1,6 @@
 """Sequential passes the padding mask of an Embedding(mask_zero=True) first layer to the layers
-that take one (attention, Transformer blocks, GlobalAveragePooling1D), as Keras does."""
+that take one (attention, Transformer blocks, GlobalAveragePooling1D, recurrent layers), as
+Keras does."""
 
 from __future__ import annotations
 
@@ -22,16 +23,28 @@ def _ids(m=4, seed=0):
     return X, lengths
 
 
+# Each kind: the layers between the embedding and the output, and whether a masked pooling
+# turns the sequence into one vector (the recurrent kinds without it end on a final state).
+KINDS = {
+    "block": (lambda: [xn.TransformerEncoderBlock(D, heads=2, d_ff=6)], True),
+    "attention": (lambda: [xn.MultiHeadAttention(D, heads=2)], True),
+    "pool": (lambda: [], True),
+    "lstm_sequence": (lambda: [xn.LSTM(3, return_sequences=True)], True),
+    "gru_last": (lambda: [xn.GRU(3)], False),
+    "rnn_last": (lambda: [xn.SimpleRNN(3)], False),
+    "bidirectional": (lambda: [xn.Bidirectional(xn.LSTM(3))], False),
+    "stacked": (lambda: [xn.SimpleRNN(3, return_sequences=True), xn.LSTM(2)], False),
+}
+
+
 def net(kind="block", mask_zero=True, backend="numpy", T_in=T, seed=0):
-    body = {"block": [xn.TransformerEncoderBlock(D, heads=2, d_ff=6)],
-            "attention": [xn.MultiHeadAttention(D, heads=2)],
-            "pool": []}[kind]
-    return xn.Sequential([xn.Embedding(V, D, mask_zero=mask_zero), xn.PositionalEncoding(), *body,
-                          xn.GlobalAveragePooling1D(), xn.Dense(K, activation="softmax")],
+    body, pooled = KINDS[kind]
+    return xn.Sequential([xn.Embedding(V, D, mask_zero=mask_zero), xn.PositionalEncoding(), *body(),
+                          *([xn.GlobalAveragePooling1D()] if pooled else []), xn.Dense(K, activation="softmax")],
                          input_size=(T_in,), backend=backend, dtype="float64", seed=seed)
 
 
-@pytest.mark.parametrize("kind", ["block", "attention", "pool"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_each_example_equals_its_unpadded_self(kind):
     """Padding changes nothing: example j padded to T gives what its first len_j tokens give alone."""
     X, lengths = _ids()
@@ -46,7 +59,7 @@ def test_each_example_equals_its_unpadded_self(kind):
     assert not np.allclose(unmasked.predict_proba(X), P)  # the mask is what makes it so
 
 
-@pytest.mark.parametrize("kind", ["block", "attention", "pool"])
+@pytest.mark.parametrize("kind", list(KINDS))
 def test_float64_gradient_check_with_a_mask(kind):
     X, _ = _ids()
     Y = np.random.default_rng(1).integers(0, K, size=(1, X.shape[0]))
@@ -95,13 +108,38 @@ def test_masked_models_agree_across_backends(backend):
     np.testing.assert_allclose(xn.to_numpy(other.predict_proba(X)), ref.predict_proba(X), rtol=1e-12, atol=1e-15)
 
 
-def test_a_recurrent_layer_after_a_masking_embedding_is_refused():
-    for rnn in (xn.LSTM(4), xn.Bidirectional(xn.GRU(3))):
-        with pytest.raises(xn.XpnetValueError, match="padded steps as tokens"):
-            xn.Sequential([xn.Embedding(V, D, mask_zero=True), rnn, xn.Dense(1, activation="sigmoid")])
-    xn.Sequential([xn.Embedding(V, D), xn.LSTM(4), xn.Dense(1, activation="sigmoid")])  # no mask: allowed
+def test_a_recurrent_layer_that_takes_no_mask_is_refused_after_a_masking_embedding():
+    class NoMaskLSTM(xn.LSTM):  # a user's layer whose forward has no mask argument
+        def forward(self, A_prev, training=False):
+            return super().forward(A_prev, training)
+
+    with pytest.raises(xn.XpnetValueError, match="padded steps as tokens"):
+        xn.Sequential([xn.Embedding(V, D, mask_zero=True), NoMaskLSTM(4), xn.Dense(1, activation="sigmoid")])
+    xn.Sequential([xn.Embedding(V, D), NoMaskLSTM(4), xn.Dense(1, activation="sigmoid")])  # no mask: allowed
     with pytest.raises(xn.XpnetTypeError, match="mask_zero must be True or False"):
         xn.Embedding(V, D, mask_zero=1)
+
+
+@pytest.mark.parametrize("layer", [xn.SimpleRNN(3), xn.LSTM(3), xn.GRU(3)], ids=["rnn", "lstm", "gru"])
+def test_a_padded_step_carries_the_state_and_gets_no_gradient(layer):
+    """With the mask, a_t = a_{t-1} on padding, and a padded input step gets no gradient."""
+    g = np.random.default_rng(3)
+    layer.build((2, T), backend=xn.get_backend("numpy"), dtype="float64", rng=g)
+    X = g.normal(size=(2, 4, T))
+    mask = np.ones((4, T), dtype=bool)
+    mask[1, 3:] = mask[2, 1:] = False
+    mask[3, :] = False  # all padding: the output stays the initial state
+    seq = type(layer)(3, return_sequences=True)
+    seq.build((2, T), backend=xn.get_backend("numpy"), dtype="float64", rng=g)
+    seq.params = layer.params
+    A, cache = seq.forward(X, mask=mask)
+    for j, t in [(1, 3), (1, 4), (2, 1), (2, 4)]:
+        np.testing.assert_array_equal(A[:, j, t], A[:, j, t - 1])
+    np.testing.assert_array_equal(A[:, 3, :], 0.0)
+    dX, grads = seq.backward(g.normal(size=A.shape), cache)
+    np.testing.assert_array_equal(dX[:, ~mask], 0.0)  # a padded input never reaches the output
+    with pytest.raises(xn.ShapeError, match=r"padding mask must have shape \(m, T_keys\) = \(4, 5\)"):
+        seq.forward(X, mask=mask[:, :2])
 
 
 def test_mask_zero_survives_save_and_load(tmp_path):

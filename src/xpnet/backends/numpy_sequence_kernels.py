@@ -152,7 +152,9 @@ class NumpySequenceKernels:
         np.multiply(dP, scale, out=dP)
         return dP
 
-    def lstm_forward(self, X, W, b, a0, c0):
+    def lstm_forward(self, X, W, b, a0, c0, mask=None):
+        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
+            return super().lstm_forward(X, W, b, a0, c0, mask)
         n_x, m, T = X.shape
         n = a0.shape[0]
         Wb = _halved(W, b, 3 * n)
@@ -181,7 +183,9 @@ class NumpySequenceKernels:
         return LSTMCache(X1, G, C, TC, A)
 
     def lstm_backward(self, dA, da_T, dc_T, cache, W, need_dX=True):
-        X1, G, C, TC, A = cache
+        if cache.K is not None:
+            return super().lstm_backward(dA, da_T, dc_T, cache, W, need_dX)
+        X1, G, C, TC, A = cache[:5]
         T, _, m = G.shape
         n = A.shape[1]
         WaT = np.ascontiguousarray(W[:, :n].T)
@@ -217,7 +221,9 @@ class NumpySequenceKernels:
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, da, dc, dWb[:, :-1], dWb[:, -1:]
 
-    def gru_forward(self, X, W, b, c0):
+    def gru_forward(self, X, W, b, c0, mask=None):
+        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
+            return super().gru_forward(X, W, b, c0, mask)
         n_x, m, T = X.shape
         n = c0.shape[0]
         Wb = _halved(W, b, 2 * n)
@@ -247,7 +253,9 @@ class NumpySequenceKernels:
         return GRUCache(X1, G, C)
 
     def gru_backward(self, dA, dc_T, cache, W, need_dX=True):
-        X1, G, C = cache
+        if cache.K is not None:
+            return super().gru_backward(dA, dc_T, cache, W, need_dX)
+        X1, G, C = cache[:3]
         T, _, m = G.shape
         n = C.shape[1]
         WurT = np.ascontiguousarray(W[: 2 * n, :n].T)
@@ -293,7 +301,9 @@ class NumpySequenceKernels:
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, dc, dW, dWb[:, -1:]
 
-    def rnn_forward(self, X, W, b, a0):
+    def rnn_forward(self, X, W, b, a0, mask=None):
+        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
+            return super().rnn_forward(X, W, b, a0, mask)
         n_x, m, T = X.shape
         n = a0.shape[0]
         Wb = np.concatenate([W, b], axis=1)
@@ -310,7 +320,9 @@ class NumpySequenceKernels:
         return RNNCache(X1, A)
 
     def rnn_backward(self, dA, da_T, cache, W, need_dX=True):
-        X1, A = cache
+        if cache.K is not None:
+            return super().rnn_backward(dA, da_T, cache, W, need_dX)
+        X1, A = cache[:2]
         T, n, m = A.shape[0] - 1, A.shape[1], A.shape[2]
         WaaT = np.ascontiguousarray(W[:, :n].T)
         dA_t = _time_major(dA)

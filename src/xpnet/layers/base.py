@@ -212,8 +212,9 @@ def layer_from_config(class_name: str, config: dict) -> Layer:
 def check_masked_stack(layers) -> None:
     """Refuse a stack whose first layer makes a padding mask that a recurrent layer would ignore.
 
-    A recurrent layer here reads every step, padding included (it has no mask argument), which
-    would silently differ from Keras, where masked steps are skipped.
+    xpnet's recurrent layers take the mask; a user's recurrent layer whose ``forward`` has no
+    mask argument would read every step, padding included, and silently differ from Keras,
+    where masked steps are skipped.
     """
     if not getattr(layers[0], "mask_zero", False):
         return

@@ -11,6 +11,11 @@ or of a call ``layer(X, initial_state=[a0])``; ``[a0, c0]`` for an LSTM), each `
 :meth:`forward_with_state` also returns the final state (``(a_T,)``; ``(a_T, c_T)`` for an
 LSTM) and :meth:`backward_with_state` takes the gradient flowing into it and returns the
 gradient into the initial state: what an encoder-decoder model needs to train both halves.
+
+Padding: ``forward(X, mask=...)`` with a mask ``(m, T)`` (1 for a real step, 0 for padding;
+what ``Embedding(..., mask_zero=True)`` makes in a :class:`~xpnet.Sequential`) carries the
+state over the padded steps unchanged, as Keras does: the final state of an example is its
+state after its last real step, and padding gets no gradient.
 """
 
 from __future__ import annotations
@@ -22,6 +27,7 @@ from .._validation import check_bool, check_number
 from ..backends import backend_of
 from ..backends.kernels import kernels_of
 from ..errors import NotFittedError, ShapeError, XpnetTypeError
+from .attention import check_mask
 from .base import Layer, register_layer
 from .sequence import SequenceInput, positive_int, require_sequence_shape
 
@@ -101,9 +107,13 @@ class _Recurrent(SequenceInput, Layer):
             out.append(s)
         return tuple(out)
 
-    def forward(self, A_prev, training=False):
-        A, _, cache = self.forward_with_state(A_prev, None, training)
+    def forward(self, A_prev, training=False, mask=None):
+        A, _, cache = self.forward_with_state(A_prev, None, training, mask=mask)
         return A, cache
+
+    def _mask(self, X, mask):
+        """The padding mask checked against X ``(n_x, m, T)``: ``(m, T)`` or None."""
+        return check_mask(mask, X.shape[1], X.shape[2], f"{type(self).__name__}'s padding mask")
 
     def backward(self, dA, cache, need_dA_prev=True):
         dX, _, grads = self.backward_with_state(dA, None, cache, need_dA_prev)
@@ -192,11 +202,12 @@ class SimpleRNN(_Recurrent):
     def _W(self, xp):
         return xp.concat([self.params["Waa"], self.params["Wax"]], axis=1)
 
-    def forward_with_state(self, A_prev, initial_state=None, training=False):
+    def forward_with_state(self, A_prev, initial_state=None, training=False, mask=None):
         """(output, (a_T,), cache), starting from ``initial_state=[a0]`` (zeros if None)."""
         xp = array_namespace(A_prev)
         (a0,) = self._initial_states(A_prev, initial_state)
-        cache = kernels_of(A_prev).rnn_forward(A_prev, self._W(xp), self.params["ba"], a0)
+        mask = self._mask(A_prev, mask)
+        cache = kernels_of(A_prev).rnn_forward(A_prev, self._W(xp), self.params["ba"], a0, mask=mask)
         return self._output(xp, cache.A), (_last(cache.A),), cache
 
     def backward_with_state(self, dA, d_state, cache, need_dA_prev=True):
@@ -248,12 +259,13 @@ class LSTM(_GatedRecurrent):
     def _initial_bias(self, gate):
         return self.forget_bias if gate == "f" else 0.0
 
-    def forward_with_state(self, A_prev, initial_state=None, training=False):
+    def forward_with_state(self, A_prev, initial_state=None, training=False, mask=None):
         """(output, (a_T, c_T), cache), starting from ``initial_state=[a0, c0]`` (zeros if None)."""
         xp = array_namespace(A_prev)
         a0, c0 = self._initial_states(A_prev, initial_state)
+        mask = self._mask(A_prev, mask)
         W, b = self._stacked(xp)
-        cache = kernels_of(A_prev).lstm_forward(A_prev, W, b, a0, c0)
+        cache = kernels_of(A_prev).lstm_forward(A_prev, W, b, a0, c0, mask=mask)
         return self._output(xp, cache.A), (_last(cache.A), _last(cache.C)), cache
 
     def backward_with_state(self, dA, d_state, cache, need_dA_prev=True):
@@ -294,12 +306,13 @@ class GRU(_GatedRecurrent):
     def get_config(self):
         return {**super().get_config(), "update_bias": self.update_bias}
 
-    def forward_with_state(self, A_prev, initial_state=None, training=False):
+    def forward_with_state(self, A_prev, initial_state=None, training=False, mask=None):
         """(output, (c_T,), cache), starting from ``initial_state=[c0]`` (zeros if None)."""
         xp = array_namespace(A_prev)
         (c0,) = self._initial_states(A_prev, initial_state)
+        mask = self._mask(A_prev, mask)
         W, b = self._stacked(xp)
-        cache = kernels_of(A_prev).gru_forward(A_prev, W, b, c0)
+        cache = kernels_of(A_prev).gru_forward(A_prev, W, b, c0, mask=mask)
         return self._output(xp, cache.C), (_last(cache.C),), cache
 
     def backward_with_state(self, dA, d_state, cache, need_dA_prev=True):

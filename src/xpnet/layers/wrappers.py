@@ -99,8 +99,8 @@ class Bidirectional(Composite, SequenceInput, Layer):
         })
         return self.output_shape
 
-    def forward(self, A_prev, training=False):
-        A, _, cache = self.forward_with_state(A_prev, None, training)
+    def forward(self, A_prev, training=False, mask=None):
+        A, _, cache = self.forward_with_state(A_prev, None, training, mask=mask)
         return A, cache
 
     def backward(self, dA, cache, need_dA_prev=True):
@@ -116,12 +116,18 @@ class Bidirectional(Composite, SequenceInput, Layer):
                              f"(the forward layer's, then the backward one's), got {len(state)}")
         return tuple(state[:k]), tuple(state[k:])
 
-    def forward_with_state(self, A_prev, initial_state=None, training=False):
-        """(output, forward final state + backward final state, cache)."""
+    def forward_with_state(self, A_prev, initial_state=None, training=False, mask=None):
+        """(output, forward final state + backward final state, cache).
+
+        ``mask`` ``(m, T)`` marks padding (0); the backward layer reads it reversed, so with
+        padding at the end it starts from its initial state at each example's last real step.
+        """
         xp = array_namespace(A_prev)
         s_fw, s_bw = self._halves(initial_state)
-        A_fw, f_fw, c_fw = self.forward_layer.forward_with_state(A_prev, s_fw, training)
-        A_bw, f_bw, c_bw = self.backward_layer.forward_with_state(_flip_time(xp, A_prev), s_bw, training)
+        mask_bw = None if mask is None else xp.flip(mask, axis=1)
+        A_fw, f_fw, c_fw = self.forward_layer.forward_with_state(A_prev, s_fw, training, mask=mask)
+        A_bw, f_bw, c_bw = self.backward_layer.forward_with_state(_flip_time(xp, A_prev), s_bw, training,
+                                                                  mask=mask_bw)
         if self.return_sequences:
             A_bw = _flip_time(xp, A_bw)  # step t of the output: both directions at input step t
         if self.merge == "concat":
