@@ -87,7 +87,7 @@ def _carry(k, new, old):
 
 
 def _split(k, d):
-    """(k d, (1 - k) d): a state's gradient into the step's update, and straight on to the previous state."""
+    """(k d, (1 - k) d): a state's gradient into the step's update, and on to the previous state."""
     return (d, None) if k is None else (k * d, (1.0 - k) * d)
 
 
