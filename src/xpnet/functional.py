@@ -27,8 +27,9 @@ from .backends import resolve_backend
 from .backends._convert import parameters_to_backend
 from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
-from .layers import Layer, layer_from_config
+from .layers import Layer
 from .layers.attention import padding_mask
+from .layers.base import layer_specs, layers_from_specs
 from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Seq2Seq"]
@@ -402,13 +403,13 @@ class Seq2Seq:
             "mask_zero": self.mask_zero,
             "dtype": self.dtype,
             "seed": self.seed,
-            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+            "layers": layer_specs(self.layers),
         }
 
     @classmethod
     def from_config(cls, config: dict, backend=None) -> "Seq2Seq":
         """A new, unbuilt model with the architecture of :meth:`get_config`'s ``config``."""
-        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
+        layers = layers_from_specs(config["layers"])
         k = config["encoder_layers"]
         return cls(layers[:k], layers[k:], backend=backend, dtype=config["dtype"], seed=config["seed"],
                    mask_zero=config["mask_zero"])

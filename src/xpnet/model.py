@@ -31,8 +31,8 @@ from .backends._convert import parameters_to_backend, to_backend
 from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
-from .layers import Layer, layer_from_config
-from .layers.base import check_masked_stack
+from .layers import Layer
+from .layers.base import check_masked_stack, layer_specs, layers_from_specs
 from .training import History, hold_out_last, shuffle_rng, train
 
 __all__ = ["Sequential", "History"]
@@ -407,12 +407,12 @@ class Sequential(Inference):
             "input_size": self.input_size,
             "dtype": self.dtype,
             "seed": self.seed,
-            "layers": [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in self.layers],
+            "layers": layer_specs(self.layers),
         }
 
     @classmethod
     def from_config(cls, config: dict, backend=None) -> "Sequential":
-        layers = [layer_from_config(spec["class_name"], spec["config"]) for spec in config["layers"]]
+        layers = layers_from_specs(config["layers"])
         return cls(layers, input_size=config.get("input_size"), backend=backend, dtype=config["dtype"], seed=config["seed"])
 
     def __repr__(self) -> str:

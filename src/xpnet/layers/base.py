@@ -16,7 +16,8 @@ from .._validation import check_finite, check_X
 from ..backends._convert import to_backend
 from ..errors import XpnetValueError
 
-__all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers", "check_masked_stack"]
+__all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers", "check_masked_stack",
+           "layer_specs", "layers_from_specs"]
 
 
 class Layer:
@@ -207,6 +208,16 @@ def layer_from_config(class_name: str, config: dict) -> Layer:
     if class_name not in _LAYERS:
         raise XpnetValueError(f"unknown layer type {class_name!r}; known: {', '.join(_LAYERS)}")
     return _LAYERS[class_name].from_config(config)
+
+
+def layer_specs(layers) -> list:
+    """``[{"class_name": ..., "config": ...}, ...]``: the layers as a model file's config holds them."""
+    return [{"class_name": type(layer).__name__, "config": layer.get_config()} for layer in layers]
+
+
+def layers_from_specs(specs) -> list:
+    """New layers from :func:`layer_specs`'s list (the inverse)."""
+    return [layer_from_config(spec["class_name"], spec["config"]) for spec in specs]
 
 
 def check_masked_stack(layers) -> None:

@@ -133,23 +133,28 @@ def loop_cost(AL, Y, loss="binary_crossentropy"):
     return total / S.denominator(loss, Y.shape)
 
 
+def _backward_setup(forward, params, X, Y, activations, loss):
+    """What both backward oracles start from: the checked inputs, ``forward``'s outputs and
+    caches, eps, the loss's denominator and zeroed gradients ``{"dW1": ..., "db1": ...}``."""
+    acts, X = check(params, X, activations)
+    loss = S.loss_name(loss, acts[-1])
+    AL, caches = forward(params, X, acts)
+    Y = check_targets(Y, AL)
+    grads = {}
+    for l in range(1, len(acts) + 1):
+        grads[f"dW{l}"] = np.zeros_like(params[f"W{l}"], dtype=AL.dtype)
+        grads[f"db{l}"] = np.zeros_like(params[f"b{l}"], dtype=AL.dtype)
+    return acts, loss, Y, AL, caches, float(np.finfo(AL.dtype).eps), S.denominator(loss, Y.shape), grads
+
+
 def loop_gradients(params, X, Y, activations, loss=None):
     """Backward propagation with explicit loops; returns ``{"dW1": ..., "db1": ..., ...}``.
 
     Each example's error is pushed back through the layers unit by unit, and its share
     of dW and db is added in; the loss's 1/m is inside dJ/dA, as in :mod:`xpnet.losses`.
     """
-    acts, X = check(params, X, activations)
-    loss = S.loss_name(loss, acts[-1])
-    AL, caches = loop_forward(params, X, acts)
-    Y = check_targets(Y, AL)
-    L, m = len(acts), X.shape[1]
-    eps = float(np.finfo(AL.dtype).eps)
-    denominator = S.denominator(loss, Y.shape)
-    grads = {}
-    for l in range(1, L + 1):
-        grads[f"dW{l}"] = np.zeros_like(params[f"W{l}"], dtype=AL.dtype)
-        grads[f"db{l}"] = np.zeros_like(params[f"b{l}"], dtype=AL.dtype)
+    acts, loss, Y, AL, caches, eps, denominator, grads = _backward_setup(loop_forward, params, X, Y, activations, loss)
+    L, m = len(acts), AL.shape[1]
     for i in range(m):  # every example
         n_L = AL.shape[0]
         dA = [S.element_gradient(loss, float(AL[j, i]), float(Y[j, i]), eps) / denominator for j in range(n_L)]
@@ -235,17 +240,9 @@ def per_example_cost(AL, Y, loss="binary_crossentropy"):
 
 def per_example_gradients(params, X, Y, activations, loss=None):
     """Backward propagation one example at a time, summing each example's dW and db."""
-    acts, X = check(params, X, activations)
-    loss = S.loss_name(loss, acts[-1])
-    AL, caches = per_example_forward(params, X, acts)
-    Y = check_targets(Y, AL)
-    L, m = len(acts), X.shape[1]
-    eps = float(np.finfo(AL.dtype).eps)
-    denominator = S.denominator(loss, Y.shape)
-    grads = {}
-    for l in range(1, L + 1):
-        grads[f"dW{l}"] = np.zeros_like(params[f"W{l}"], dtype=AL.dtype)
-        grads[f"db{l}"] = np.zeros_like(params[f"b{l}"], dtype=AL.dtype)
+    acts, loss, Y, AL, caches, eps, denominator, grads = _backward_setup(per_example_forward, params, X, Y,
+                                                                          activations, loss)
+    L, m = len(acts), AL.shape[1]
     for i in range(m):
         col = slice(i, i + 1)
         dA = S.column_gradient(loss, AL[:, col], Y[:, col], eps) / denominator
