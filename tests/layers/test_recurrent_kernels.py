@@ -99,12 +99,38 @@ def test_numpy_softmax_kernels_equal_the_generic_ones(dtype):
     np.testing.assert_allclose(P, P_ref, **TOL[dtype])
     np.testing.assert_allclose(P.sum(axis=-1), 1.0, rtol=1e-6)
     assert np.all(P[..., 0, 2:] == 0.0)
-    dS = numpy_kernels.softmax_rows_backward(dP.copy(), P, 0.25)
-    np.testing.assert_allclose(dS, GENERIC.softmax_rows_backward(dP.copy(), P_ref, 0.25), **TOL[dtype])
+    dS = numpy_kernels.softmax_rows_backward(dP.copy(), P)
+    np.testing.assert_allclose(dS, GENERIC.softmax_rows_backward(dP.copy(), P_ref), **TOL[dtype])
     assert np.all(dS[..., 0, 2:] == 0.0)
     # A read-only input is left alone (the generic formula runs instead).
     S.flags.writeable = False
     np.testing.assert_allclose(numpy_kernels.softmax_rows(S), P_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_numpy_softmax_redoes_rows_far_below_their_blocks_maximum(dtype):
+    """NumPy's softmax shifts each (T_q, T_k) block by its maximum; a row far below it would
+    underflow to 0 / 0, so it is redone with its own maximum and matches the generic one."""
+    arr, _ = _draw(dtype, 6)
+    S = arr(2, 3, 5, 7, scale=2.0)
+    S[1, 2, 3, :] -= 1000.0  # exp(S - block max) underflows to 0 for the whole row
+    P_ref = GENERIC.softmax_rows(S.copy())
+    P = kernels_of(S).softmax_rows(S.copy())
+    assert np.all(np.isfinite(P))
+    np.testing.assert_allclose(P, P_ref, **TOL[dtype])
+
+
+@pytest.mark.parametrize("dtype", ["float32", "float64"])
+def test_softmax_backward_takes_the_row_sums_from_the_caller(dtype):
+    arr, _ = _draw(dtype, 7)
+    P = GENERIC.softmax_rows(arr(2, 3, 5, 7, scale=2.0))
+    dP = arr(2, 3, 5, 7)
+    delta = np.sum(dP * P, axis=-1, keepdims=True)
+    expected = GENERIC.softmax_rows_backward(dP.copy(), P)
+    for kernels in (GENERIC, kernels_of(P)):
+        np.testing.assert_allclose(kernels.softmax_rows_backward(dP.copy(), P, delta), expected, **TOL[dtype])
+    # dJ/dS rows sum to 0: adding a constant to a row of scores leaves the softmax unchanged.
+    np.testing.assert_allclose(expected.sum(axis=-1), 0.0, atol=1e-6)
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])

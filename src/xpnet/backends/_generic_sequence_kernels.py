@@ -105,13 +105,18 @@ class SequenceKernels:
         E = xp.exp(S - xp.max(S, axis=-1, keepdims=True))
         return E / xp.sum(E, axis=-1, keepdims=True)
 
-    def softmax_rows_backward(self, dP, P, scale: float):
-        """``scale * dJ/dS`` of ``P = softmax_rows(S)``: P (dP - sum_u dP P), row by row.
+    def softmax_rows_backward(self, dP, P, delta=None):
+        """dJ/dS of ``P = softmax_rows(S)``: P (dP - delta), row by row.
 
-        ``dP`` may be overwritten. Entries with P = 0 (masked keys) get gradient 0.
+        ``delta`` ``(..., 1)`` is each row's sum of dP P; attention passes it in because it
+        is cheaper there as the row sums of dC C over the head's features (dP = dC V^T and
+        C = P V give the same sums), and it is computed here when None. ``dP`` may be
+        overwritten. Entries with P = 0 (masked keys) get gradient 0.
         """
         xp = _namespace(dP)
-        return P * (dP - xp.sum(dP * P, axis=-1, keepdims=True)) * scale
+        if delta is None:
+            delta = xp.sum(dP * P, axis=-1, keepdims=True)
+        return P * (dP - delta)
 
     # -- LayerNorm over the feature axis 0 of (d, m) or (d, m, T) ---------------------------
     def layer_norm(self, X, gamma, beta, eps: float):

@@ -47,6 +47,17 @@ def _scratch(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+def _safe_row_sum(dtype):
+    """The smallest row sum of exp(S - block maximum) that keeps every term that matters.
+
+    A row summing to at least exp(-0.35 L), L = -log(smallest normal), has its own maximum
+    within 0.35 L + log(T_k) of the block's, so only terms below T_k exp(-0.65 L) of that
+    maximum (1e-23 in float32 with T_k = 50) can underflow: far below rounding in any
+    probability or gradient.
+    """
+    return float(np.exp(0.35 * np.log(np.finfo(dtype).tiny)))
+
+
 def _with_ones(X):
     """X (n_x, m, T) as time-major (T, n_x + 1, m) with a row of ones under each step."""
     n_x, m, T = X.shape
@@ -135,21 +146,33 @@ class NumpySequenceKernels:
         return dX, dgamma, dbeta
 
     def softmax_rows(self, S):
-        if not (isinstance(S, np.ndarray) and S.flags.writeable and S.dtype.kind == "f"):
+        # A maximum per row is a reduction over short rows, NumPy's slowest kind (1.8 ms of a
+        # 4.2 ms softmax of 64 x 8 x 50 x 50 scores), and the row sums are the same kind. Any
+        # shift that keeps exp from overflowing gives the same probabilities, so the maximum
+        # of each whole (T_q, T_k) block is taken instead (0.23 ms), and the row sums come
+        # from one product with a column of ones (0.39 ms instead of 0.97 ms). A row far
+        # below its block's maximum could lose its larger terms to underflow: a row whose sum
+        # falls under a safe bound is redone with its own maximum.
+        if not (isinstance(S, np.ndarray) and S.flags.writeable and S.dtype.kind == "f" and S.ndim >= 2
+                and S.size):
             return super().softmax_rows(S)
-        np.subtract(S, S.max(axis=-1, keepdims=True), out=S)
-        np.exp(S, out=S)
-        np.divide(S, S.sum(axis=-1, keepdims=True), out=S)
-        return S
+        np.subtract(S, S.max(axis=(-2, -1), keepdims=True), out=S)
+        P = np.exp(S)
+        sums = P @ np.ones((S.shape[-1], 1), dtype=P.dtype)
+        if not sums.min() >= _safe_row_sum(P.dtype):  # also catches NaN
+            np.subtract(S, S.max(axis=-1, keepdims=True), out=P)  # S, shifted, still holds the scores
+            np.exp(P, out=P)
+            sums = P.sum(axis=-1, keepdims=True)
+        np.divide(P, sums, out=P)
+        return P
 
-    def softmax_rows_backward(self, dP, P, scale):
+    def softmax_rows_backward(self, dP, P, delta=None):
         if not (isinstance(dP, np.ndarray) and dP.flags.writeable and dP.shape == P.shape):
-            return super().softmax_rows_backward(dP, P, scale)
-        dot = _scratch("dPP", P.shape, P.dtype)
-        np.multiply(dP, P, out=dot)
-        np.subtract(dP, dot.sum(axis=-1, keepdims=True), out=dP)
+            return super().softmax_rows_backward(dP, P, delta)
+        if delta is None:
+            delta = np.multiply(dP, P) @ np.ones((P.shape[-1], 1), dtype=P.dtype)
+        np.subtract(dP, delta, out=dP)
         np.multiply(dP, P, out=dP)
-        np.multiply(dP, scale, out=dP)
         return dP
 
     def lstm_forward(self, X, W, b, a0, c0, mask=None):

@@ -79,7 +79,7 @@ def check_mask(mask, m: int, T: int, what="mask"):
 class AttentionCache(NamedTuple):
     Xq: object  # where the queries come from (d, m, T_q)
     Xkv: object  # where the keys and values come from (d, m, T_k); Xq itself in self-attention
-    Q: object  # per head (m, h, T_q, d_head)
+    Q: object  # per head (m, h, T_q, d_head), already scaled by 1/sqrt(d_head)
     K: object  # (m, h, T_k, d_head)
     V: object
     P: object  # attention weights (m, h, T_q, T_k)
@@ -149,20 +149,45 @@ class MultiHeadAttention(SequenceInput, Layer):
         _, m, T = A.shape
         return xp.permute_dims(xp.reshape(A, (self.heads, self.d_model // self.heads, m, T)), (2, 0, 3, 1))
 
-    def _from_heads(self, xp, H):
-        m, _, T, _ = H.shape
-        return xp.reshape(xp.permute_dims(H, (1, 3, 0, 2)), (self.d_model, m, T))
+    def _from_heads(self, xp, *H):
+        """Per-head arrays (m, h, T, d_head) back to features, stacked: (len(H) d_model, m*T)."""
+        m, _, T, _ = H[0].shape
+        parts = [xp.permute_dims(Hi, (1, 3, 0, 2)) for Hi in H]  # (h, d_head, m, T) views
+        stacked = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
+        return xp.reshape(stacked, (len(H) * self.d_model, m * T))
 
-    def _project(self, xp, n, X):
-        return seq_matmul(self.params["W" + n], X) + xp.reshape(self.params["b" + n], (self.d_model, 1, 1))
+    def _scale(self):
+        return 1.0 / math.sqrt(self.d_model // self.heads)
+
+    def _stacked(self, xp, names):
+        """Rows of the projections ``names`` stacked, the queries' scaled by 1/sqrt(d_head).
+
+        Folding the scale into Wq and bq gives scaled queries at no extra pass over the
+        scores, and stacking lets one product project all of Q, K and V (self-attention).
+        """
+        W, b = [], []
+        for n in names:
+            factor = self._scale() if n == "q" else 1.0
+            W.append(self.params["W" + n] * factor)
+            b.append(self.params["b" + n] * factor)
+        return (W[0], b[0]) if len(names) == 1 else (xp.concat(W, axis=0), xp.concat(b, axis=0))
+
+    def _project(self, xp, names, X):
+        """The per-head projections ``names`` of X: a tuple of (m, h, T, d_head) arrays."""
+        W, b = self._stacked(xp, names)
+        Z = seq_matmul(W, X) + xp.reshape(b, (W.shape[0], 1, 1))
+        _, m, T = X.shape
+        k, h = len(names), self.heads
+        Z = xp.permute_dims(xp.reshape(Z, (k, h, self.d_model // h, m, T)), (0, 3, 1, 4, 2))
+        return tuple(Z[i, ...] for i in range(k))
 
     def forward(self, A_prev, training=False, mask=None):
         """Self-attention of ``A_prev`` ``(d_model, m, T)``; ``mask`` ``(m, T)`` hides padding."""
         return self.attend(A_prev, A_prev, mask=mask, causal=self.causal)
 
     def backward(self, dA, cache, need_dA_prev=True):
-        dXq, dXkv, grads = self.backward_attend(dA, cache, need_dA_prev)
-        return ((dXq + dXkv) if need_dA_prev else None), grads
+        dXq, dXkv, grads = self._backward(dA, cache, need_dA_prev, merge_dX=True)
+        return (dXq if dXkv is None else dXq + dXkv), grads
 
     def attend(self, Xq, Xkv, mask=None, causal=False):
         """Attention of the queries of ``Xq`` over the keys/values of ``Xkv``.
@@ -189,14 +214,16 @@ class MultiHeadAttention(SequenceInput, Layer):
                 f"MultiHeadAttention(d_model={self.d_model}) needs queries and keys of shape ({self.d_model}, m, T) "
                 f"with the same m, got {tuple(Xq.shape)} and {tuple(Xkv.shape)}"
             )
+        if causal and Tq != Tk:
+            raise ShapeError(f"causal attention needs as many query as key steps, got {Tq} and {Tk}")
         mask = check_mask(mask, Xq.shape[1], Tk)
-        Q = self._to_heads(xp, self._project(xp, "q", Xq))
-        K, V = (self._to_heads(xp, self._project(xp, n, Xkv)) for n in "kv")
-        scale = 1.0 / math.sqrt(self.d_model // self.heads)
-        S = (Q @ _swap(xp, K)) * scale  # (m, h, T_q, T_k): S[.., t, u] = q_t . k_u
+        if Xq is Xkv:
+            Q, K, V = self._project(xp, "qkv", Xq)
+        else:
+            (Q,) = self._project(xp, "q", Xq)
+            K, V = self._project(xp, "kv", Xkv)
+        S = Q @ _swap(xp, K)  # (m, h, T_q, T_k): S[.., t, u] = q_t . k_u / sqrt(d_head)
         if causal:
-            if Tq != Tk:
-                raise ShapeError(f"causal attention needs as many query as key steps, got {Tq} and {Tk}")
             steps = xp.arange(Tq, device=device(S))
             future = xp.reshape(steps, (1, Tq)) > xp.reshape(steps, (Tq, 1))  # u > t: not yet seen
             S = S - _MASKED * xp.astype(future, S.dtype)
@@ -204,34 +231,50 @@ class MultiHeadAttention(SequenceInput, Layer):
             hidden = 1.0 - xp.astype(xp.reshape(mask, (mask.shape[0], 1, 1, Tk)), S.dtype)
             S = S - _MASKED * hidden
         P = kernels_of(S).softmax_rows(S)
-        ctx = self._from_heads(xp, P @ V)
+        ctx = xp.reshape(self._from_heads(xp, P @ V), (self.d_model, Xq.shape[1], Tq))
         out = seq_matmul(self.params["Wo"], ctx) + xp.reshape(self.params["bo"], (self.d_model, 1, 1))
         return out, AttentionCache(Xq, Xkv, Q, K, V, P, ctx)
 
     def backward_attend(self, dA, cache, need_dX=True):
         """dJ/dXq, dJ/dXkv (None unless ``need_dX``) and the parameter gradients."""
+        return self._backward(dA, cache, need_dX, merge_dX=False)
+
+    def _backward(self, dA, cache, need_dX, merge_dX):
         xp = array_namespace(dA)
+        d, h = self.d_model, self.heads
+        _, m, Tq = dA.shape
         grads = {"Wo": flat(dA) @ flat(cache.ctx).T, "bo": xp.sum(flat(dA), axis=1, keepdims=True)}
-        dC = self._to_heads(xp, seq_matmul(self.params["Wo"].T, dA))  # (m, h, T_q, d_head)
+        dctx = seq_matmul(self.params["Wo"].T, dA)  # (d, m, T_q)
+        # Each score row's sum of dP P, as the sum of dC C over its head's features.
+        delta = xp.sum(xp.reshape(dctx * cache.ctx, (h, d // h, m, Tq)), axis=1)
+        delta = xp.reshape(xp.permute_dims(delta, (1, 0, 2)), (m, h, Tq, 1))
+        dC = self._to_heads(xp, dctx)  # (m, h, T_q, d_head)
         P = cache.P
-        dP = dC @ _swap(xp, cache.V)
         dV = _swap(xp, P) @ dC
-        scale = 1.0 / math.sqrt(self.d_model // self.heads)
-        dS = kernels_of(dP).softmax_rows_backward(dP, P, scale)  # masked entries have P = 0: dS = 0
-        dQ = dS @ cache.K
-        dK = _swap(xp, dS) @ cache.Q
-        dXq = dXkv = None
-        for n, dH, X in (("q", dQ, cache.Xq), ("k", dK, cache.Xkv), ("v", dV, cache.Xkv)):
-            dProj = self._from_heads(xp, dH)
-            grads["W" + n] = flat(dProj) @ flat(X).T
-            grads["b" + n] = xp.sum(flat(dProj), axis=1, keepdims=True)
+        dS = kernels_of(dA).softmax_rows_backward(dC @ _swap(xp, cache.V), P, delta)  # 0 where P = 0
+        dQ, dK = dS @ cache.K, _swap(xp, dS) @ cache.Q  # dQ: of the scaled queries
+        if cache.Xq is cache.Xkv:
+            groups = [("qkv", (dQ, dK, dV), cache.Xq)]
+        else:
+            groups = [("q", (dQ,), cache.Xq), ("kv", (dK, dV), cache.Xkv)]
+        dX = []
+        for names, dH, X in groups:
+            dZ = self._from_heads(xp, *dH)  # (k d, m T): dJ/d(the stacked projections)
+            dW, db = dZ @ flat(X).T, xp.sum(dZ, axis=1, keepdims=True)
+            for i, n in enumerate(names):
+                factor = self._scale() if n == "q" else 1.0  # back through the folded scale
+                grads["W" + n] = dW[i * d:(i + 1) * d, :] * factor
+                grads["b" + n] = db[i * d:(i + 1) * d, :] * factor
             if need_dX:
-                term = seq_matmul(self.params["W" + n].T, dProj)
-                if n == "q":
-                    dXq = term
-                else:
-                    dXkv = term if dXkv is None else dXkv + term
-        return dXq, dXkv, grads
+                Wt = self._stacked(xp, names)[0].T  # (d, k d)
+                if merge_dX or names != "qkv":
+                    dX.append(Wt @ dZ)
+                else:  # self-attention asked for the queries' and the keys/values' shares apart
+                    dX += [Wt[:, :d] @ dZ[:d, :], Wt[:, d:] @ dZ[d:, :]]
+        if not need_dX:
+            return None, None, grads
+        dX = [xp.reshape(g, (d, m, T)) for g, T in zip(dX, (Tq, cache.Xkv.shape[2]))]
+        return dX[0], (dX[1] if len(dX) > 1 else None), grads
 
     def get_config(self):
         init_name = _initializers.name_of(self.init_name)
