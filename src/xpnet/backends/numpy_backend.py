@@ -7,6 +7,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ._base import Backend, host_dtype
+from ._malloc import keep_freed_memory
 
 __all__ = ["NumpyBackend"]
 
@@ -15,6 +16,9 @@ __all__ = ["NumpyBackend"]
 class NumpyBackend(Backend):
     name: str = "numpy"
     device: object = None
+
+    def __post_init__(self):
+        keep_freed_memory()  # temporaries' pages stay mapped between steps (see _malloc)
 
     def _namespace(self):
         import array_api_compat.numpy as xp

@@ -111,39 +111,46 @@ def _dX(Wx, dZ_cols, n_x, T, m):
 class NumpySequenceKernels:
     """NumPy's sequence kernels; mixed into ``NumpyKernels`` ahead of the generic ones."""
 
+    # LayerNorm's sums over the features (axis 0) of a product, sum_i U_ij V_ij, come from
+    # einsum without the product's pass over memory (0.07 ms instead of 0.22 ms for 128 x 3200),
+    # and the plain sums of dJ/dXhat from a product with gamma; the rest are the fewest passes.
     def layer_norm(self, X, gamma, beta, eps):
-        if not (isinstance(X, np.ndarray) and X.dtype.kind == "f"):
+        if not (isinstance(X, np.ndarray) and X.dtype.kind == "f" and X.ndim >= 2):
             return super().layer_norm(X, gamma, beta, eps)
-        Xhat = np.subtract(X, X.mean(axis=0, keepdims=True))
-        sq = _scratch("ln", X.shape, X.dtype)
-        np.multiply(Xhat, Xhat, out=sq)
-        inv_std = sq.mean(axis=0, keepdims=True)
-        np.add(inv_std, eps, out=inv_std)
+        d = X.shape[0]
+        X2 = np.ascontiguousarray(X).reshape(d, -1)
+        Xhat = np.subtract(X2, X2.mean(axis=0, keepdims=True))
+        inv_std = np.einsum("ij,ij->j", Xhat, Xhat)[None, :]
+        inv_std *= 1.0 / d
+        inv_std += eps
         np.sqrt(inv_std, out=inv_std)
         np.divide(1.0, inv_std, out=inv_std)
-        np.multiply(Xhat, inv_std, out=Xhat)
-        Y = np.multiply(Xhat, gamma)
-        np.add(Y, beta, out=Y)
-        return Y, Xhat, inv_std
+        Xhat *= inv_std
+        Y = np.multiply(Xhat, gamma.reshape(d, 1))
+        Y += beta.reshape(d, 1)
+        column = (1,) + X.shape[1:]
+        return Y.reshape(X.shape), Xhat.reshape(X.shape), inv_std.reshape(column)
 
     def layer_norm_backward(self, dA, Xhat, inv_std, gamma, need_dX=True):
-        if not (isinstance(dA, np.ndarray) and dA.shape == Xhat.shape and dA.dtype == Xhat.dtype):
+        if not (isinstance(dA, np.ndarray) and dA.shape == Xhat.shape and dA.dtype == Xhat.dtype
+                and dA.ndim >= 2):
             return super().layer_norm_backward(dA, Xhat, inv_std, gamma, need_dX)
         d = dA.shape[0]
-        tmp = _scratch("ln", dA.shape, dA.dtype)
-        np.multiply(dA, Xhat, out=tmp)
-        dgamma = tmp.reshape(d, -1).sum(axis=1, keepdims=True)
-        dbeta = dA.reshape(d, -1).sum(axis=1, keepdims=True)
+        dA2, Xhat2 = np.ascontiguousarray(dA).reshape(d, -1), Xhat.reshape(d, -1)
+        dgamma = np.einsum("ij,ij->i", dA2, Xhat2)[:, None]
+        dbeta = dA2 @ np.ones((dA2.shape[1], 1), dtype=dA2.dtype)
         if not need_dX:
             return None, dgamma, dbeta
-        dX = np.multiply(dA, gamma)  # dXhat, turned into dX in place
-        np.multiply(dX, Xhat, out=tmp)
-        m2 = tmp.mean(axis=0, keepdims=True)
-        np.subtract(dX, dX.mean(axis=0, keepdims=True), out=dX)
-        np.multiply(Xhat, m2, out=tmp)
-        np.subtract(dX, tmp, out=dX)
-        np.multiply(dX, inv_std, out=dX)
-        return dX, dgamma, dbeta
+        g = gamma.reshape(1, d)
+        mean_dXhat = (g @ dA2) * (1.0 / d)
+        dX = np.multiply(dA2, gamma.reshape(d, 1))  # dXhat, turned into dX in place
+        mean_dXhat_Xhat = np.einsum("ij,ij->j", dX, Xhat2)[None, :] * (1.0 / d)
+        dX -= mean_dXhat
+        tmp = _scratch("ln", dX.shape, dX.dtype)
+        np.multiply(Xhat2, mean_dXhat_Xhat, out=tmp)
+        dX -= tmp
+        dX *= inv_std.reshape(1, -1)
+        return dX.reshape(dA.shape), dgamma, dbeta
 
     def softmax_rows(self, S):
         # A maximum per row is a reduction over short rows, NumPy's slowest kind (1.8 ms of a
