@@ -11,7 +11,10 @@ Realistic sizes (n_a = d_model = 128, m = 64, T = 50, float32). Each group holds
 case (hand-written backward passes on NumPy) and the PyTorch case (``nn.LSTM``, ``nn.GRU``,
 ``nn.RNN`` / ``nn.TransformerEncoderLayer``, post-norm, no dropout, autograd) of the same
 shapes; the
-target is xpnet <= 1.5x PyTorch's time, read as the ratio of the two minima of one run.
+target is xpnet <= 1.5x PyTorch's time. pytest-benchmark runs one case after the other, so
+the ratio the target is read from comes from ``bench/sequence_ratios.py``, which alternates
+the two libraries call by call with a pause between them (a library's spinning thread pool
+would slow the next one).
 torch is not a dependency of xpnet: without it the PyTorch cases are SKIPPED with the reason.
 """
 
@@ -114,3 +117,19 @@ def test_encoder_block_torch(benchmark):
         block(X).backward(dA)
 
     benchmark(step)
+
+
+def test_sequence_ratios_smoke(tmp_path):
+    """``bench/sequence_ratios.py`` (the interleaved ratios the target is read from) runs."""
+    _torch()
+    import importlib.util
+    import json
+    from pathlib import Path
+
+    spec = importlib.util.spec_from_file_location("sequence_ratios", Path(__file__).with_name("sequence_ratios.py"))
+    ratios = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ratios)
+    path = tmp_path / "ratios.json"
+    assert ratios.main(["--only", "rnn", "--rounds", "1", "--json", str(path)]) == 0
+    result = json.loads(path.read_text())["rnn"]
+    assert result["xpnet_vs_torch"] > 0 and set(result["seconds"]) == {"xpnet", "torch"}
