@@ -11,7 +11,10 @@ Parts (each runs in its own process, killed when it passes its time limit):
                (timed on a few examples, scaled), NumPy on the CPU, CuPy and torch-cuda, after
                a warm-up epoch, with the device synchronised before every clock read;
 * ``profile``  per training step: host <-> device transfers through the backend, CUDA kernel
-               launches (torch's CUPTI profiler, when torch is present), device time (CUDA events).
+               launches (torch's CUPTI profiler, when torch is present), device time (CUDA events);
+* ``sequence`` forward + backward of an LSTM and a Transformer encoder block (n_a = d_model
+               = 128, T = 50, m = 64 and 512): xpnet on NumPy, CuPy and torch-cuda against
+               PyTorch's own ``nn.LSTM`` / ``nn.TransformerEncoderLayer`` on the GPU.
 
 The exit status is non-zero when a part fails, is killed by its time limit, or when every
 GPU row was skipped. ``--dry-run`` runs the CPU parts on tiny sizes (GPU rows skip and do
@@ -31,9 +34,9 @@ import time
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parents[1]
-PARTS = ("env", "suite", "parity", "sweep", "profile")
+PARTS = ("env", "suite", "parity", "sweep", "profile", "sequence")
 # Seconds per part: together under the 8 minutes the whole run may take on one H200.
-LIMITS = {"env": 30, "suite": 150, "parity": 60, "sweep": 150, "profile": 45}
+LIMITS = {"env": 30, "suite": 140, "parity": 60, "sweep": 130, "profile": 45, "sequence": 45}
 GPU_IMPLS = ("cupy", "torch-cuda")
 SWEEP_M = (256, 1024, 4096, 16384, 65536)
 SWEEP_DIMS = (784, 256, 256, 10)
@@ -308,7 +311,84 @@ def _kernel_launches(run, impl):
     return launches, cupy.cuda.get_elapsed_time(start, stop)
 
 
-PART_FUNCTIONS = {"env": part_env, "suite": part_suite, "parity": part_parity, "sweep": part_sweep, "profile": part_profile}
+def _sequence_xpnet(impl, kind, m, T, d):
+    """A forward + backward callable of xpnet's LSTM or encoder block on ``impl``."""
+    import numpy as np
+
+    import xpnet as xn
+
+    layer = xn.LSTM(d, return_sequences=True) if kind == "lstm" else xn.TransformerEncoderBlock(d, heads=8, d_ff=4 * d)
+    backend = backend_for(impl)
+    xn.Sequential([layer], input_size=(d, T), backend=backend, dtype="float32", seed=0)
+    g = np.random.default_rng(0)
+    X, dA = (backend.asarray(g.standard_normal((d, m, T)), "float32") for _ in range(2))
+
+    def step():
+        _, cache = layer.forward(X, training=True)
+        layer.backward(dA, cache)
+
+    return step, backend.synchronize
+
+
+def _sequence_torch(kind, m, T, d):
+    """The same with PyTorch's own layer on the GPU (time-first LSTM, batch-first block)."""
+    import torch
+
+    torch.manual_seed(0)
+    if kind == "lstm":
+        module, shape = torch.nn.LSTM(d, d), (T, m, d)
+    else:
+        module, shape = torch.nn.TransformerEncoderLayer(d, 8, 4 * d, dropout=0.0, batch_first=True), (m, T, d)
+    module = module.cuda()
+    X = torch.randn(shape, device="cuda", requires_grad=True)
+    dA = torch.randn(shape, device="cuda")
+
+    def step():
+        out = module(X)
+        (out[0] if isinstance(out, tuple) else out).backward(dA)
+
+    return step, torch.cuda.synchronize
+
+
+def _best_seconds(step, synchronize, rounds):
+    step()  # warm-up: compilation, memory pools
+    synchronize()
+    best = float("inf")
+    for _ in range(rounds):
+        start = time.perf_counter()
+        step()
+        synchronize()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def part_sequence(dry: bool) -> dict:
+    T, d, sizes, rounds = (5, 16, (4,), 2) if dry else (50, 128, (64, 512), 10)
+    impls = ("numpy-cpu",) + (() if dry else GPU_IMPLS + ("torch-cuda native",))
+    rows = []
+    for kind in ("lstm", "encoder"):
+        for m in sizes:
+            times = {}
+            for impl in impls:
+                row = {"name": f"sequence {kind} {impl} m={m}", "impl": impl, "m": m, "T": T, "d": d,
+                       "gpu": impl != "numpy-cpu"}
+                ok, why = available(impl.split()[0])
+                if not ok:
+                    rows.append({**row, "status": "skipped", "reason": why})
+                    continue
+                step, sync = _sequence_torch(kind, m, T, d) if impl.endswith("native") else _sequence_xpnet(
+                    impl, kind, m, T, d)
+                times[impl] = _best_seconds(step, sync, rounds)
+                rows.append({**row, "status": "ok", "step_s": times[impl]})
+            for impl in GPU_IMPLS:
+                if impl in times and "torch-cuda native" in times:
+                    rows.append({"name": f"ratio xpnet-{impl}/torch-cuda native {kind} m={m}", "status": "ok",
+                                 "gpu": True, "value": times[impl] / times["torch-cuda native"]})
+    return {"rows": rows, "failed": []}
+
+
+PART_FUNCTIONS = {"env": part_env, "suite": part_suite, "parity": part_parity, "sweep": part_sweep, "profile": part_profile,
+                  "sequence": part_sequence}
 
 
 # -- the driver -----------------------------------------------------------------------------------

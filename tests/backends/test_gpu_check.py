@@ -49,6 +49,8 @@ def test_dry_run_runs_the_cpu_parts_and_writes_json(tmp_path):
     parity = [row for row in record["parts"]["parity"]["rows"] if row["status"] == "ok"]
     assert {row["name"] for row in parity} == {"parity strict-cpu float32", "parity strict-cpu float64"}
     assert all(row["max_relative_difference"] <= row["tolerance"] for row in parity)
+    sequence = {row["name"]: row for row in record["parts"]["sequence"]["rows"]}
+    assert sequence["sequence lstm numpy-cpu m=4"]["step_s"] > 0 and sequence["sequence encoder numpy-cpu m=4"]["step_s"] > 0
 
 
 def test_a_part_past_its_time_limit_is_killed_and_fails_the_run():
