@@ -33,11 +33,18 @@ def _case(cell, dtype, seed=0):
             "dA": arr(N_A, M, T), "dT": [arr(N_A, M) for _ in range(2 if cell == "lstm" else 1)]}
 
 
-def _run(kernels, cell, c, with_dA=True, with_dT=True, need_dX=True):
+def _mask():
+    """Padding at the end, at the start, in the middle, none at all, and everywhere."""
+    mask = np.ones((M, T), dtype=bool)
+    mask[0, 4:] = mask[1, :2] = mask[2, 2:4] = mask[4, :] = False
+    return mask
+
+
+def _run(kernels, cell, c, with_dA=True, with_dT=True, need_dX=True, mask=None):
     """Forward then backward through one kernel set: every array out, as NumPy."""
     forward = getattr(kernels, cell + "_forward")
     backward = getattr(kernels, cell + "_backward")
-    cache = forward(c["X"], c["W"], c["b"], *c["s0"])
+    cache = forward(c["X"], c["W"], c["b"], *c["s0"], mask=mask)
     dA = c["dA"] if with_dA else None
     dT = c["dT"] if with_dT else [None] * len(c["dT"])
     out = backward(dA, *dT, cache, c["W"], need_dX)
@@ -48,13 +55,15 @@ def _run(kernels, cell, c, with_dA=True, with_dT=True, need_dX=True):
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
 @pytest.mark.parametrize("cell", ["lstm", "gru", "rnn"])
 @pytest.mark.parametrize("with_dA,with_dT,need_dX", [(True, True, True), (True, False, True), (False, True, False)])
-def test_numpy_override_equals_the_generic_kernel(cell, dtype, with_dA, with_dT, need_dX):
+@pytest.mark.parametrize("masked", [False, True])
+def test_numpy_override_equals_the_generic_kernel(cell, dtype, with_dA, with_dT, need_dX, masked):
     c = _case(cell, dtype)
+    mask = _mask() if masked else None
     numpy_kernels = kernels_of(c["X"])
     assert type(numpy_kernels).__name__ == "NumpyKernels"
     assert getattr(type(numpy_kernels), cell + "_forward") is not getattr(Kernels, cell + "_forward")
-    got = _run(numpy_kernels, cell, c, with_dA, with_dT, need_dX)
-    want = _run(GENERIC, cell, c, with_dA, with_dT, need_dX)
+    got = _run(numpy_kernels, cell, c, with_dA, with_dT, need_dX, mask)
+    want = _run(GENERIC, cell, c, with_dA, with_dT, need_dX, mask)
     assert len(got) == len(want)
     for g, w in zip(got, want):
         if w is None:

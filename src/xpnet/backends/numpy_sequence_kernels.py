@@ -11,6 +11,11 @@ per element-wise operation, so the overrides cut passes and allocations, not ari
 * the bias rides in the input product (a row of ones under X), and the backward pass gets
   dW and db from ONE product of every step's dZ with every step's [a_{t-1}; x_t; 1].
 
+A padding mask carries the state over a padded step with one masked copy per state and
+step (``np.copyto(..., where=)``), and the backward pass splits each state's gradient into
+the step's share and the carried share with two products by the 0/1 keep factors, exactly
+as the generic kernels' blends do (k is 0 or 1, so no rounding differs).
+
 The formulas are the generic kernels'; only the grouping of sums differs, so results match
 them to rounding (float32 and float64 parity tests).
 """
@@ -65,6 +70,39 @@ def _with_ones(X):
     X1[:, :n_x, :] = X.transpose(2, 0, 1)
     X1[:, n_x, :] = 1.0
     return X1
+
+
+def _keep(mask, dtype, T, m):
+    """The padding mask (m, T) as the generic kernels keep it: factors k_t (T, 1, m), or None."""
+    if mask is None:
+        return None
+    return np.ascontiguousarray(np.asarray(mask).T, dtype=dtype).reshape(T, 1, m)
+
+
+def _carry(K, t, new, old):
+    """On step t's padded columns the state stays ``old`` (in ``new``'s memory)."""
+    if K is not None:
+        np.copyto(new, old, where=K[t] == 0)
+
+
+class _Skip:
+    """A state gradient's share that skips a padded step: ``take`` keeps k d in d and sets
+    aside (1 - k) d; ``give`` adds it back after the step's own gradient is in d."""
+
+    def __init__(self, K, like):
+        self.K = K
+        if K is not None:
+            self.drop = 1.0 - K
+            self.aside = np.empty_like(like)
+
+    def take(self, t, d):
+        if self.K is not None:
+            np.multiply(d, self.drop[t], out=self.aside)
+            np.multiply(d, self.K[t], out=d)
+
+    def give(self, d):
+        if self.K is not None:
+            np.add(d, self.aside, out=d)
 
 
 def _halved(W, b, rows):
@@ -183,10 +221,9 @@ class NumpySequenceKernels:
         return dP
 
     def lstm_forward(self, X, W, b, a0, c0, mask=None):
-        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
-            return super().lstm_forward(X, W, b, a0, c0, mask)
         n_x, m, T = X.shape
         n = a0.shape[0]
+        K = _keep(mask, X.dtype, T, m)
         Wb = _halved(W, b, 3 * n)
         Wa = np.ascontiguousarray(Wb[:, :n])
         X1 = _with_ones(X)
@@ -210,17 +247,18 @@ class NumpySequenceKernels:
             np.add(C[t + 1], ic, out=C[t + 1])
             np.tanh(C[t + 1], out=TC[t])
             np.multiply(g[2 * n : 3 * n], TC[t], out=A[t + 1])
-        return LSTMCache(X1, G, C, TC, A)
+            _carry(K, t, C[t + 1], C[t])
+            _carry(K, t, A[t + 1], A[t])
+        return LSTMCache(X1, G, C, TC, A, K)
 
     def lstm_backward(self, dA, da_T, dc_T, cache, W, need_dX=True):
-        if cache.K is not None:
-            return super().lstm_backward(dA, da_T, dc_T, cache, W, need_dX)
         X1, G, C, TC, A = cache[:5]
         T, _, m = G.shape
         n = A.shape[1]
         WaT = np.ascontiguousarray(W[:, :n].T)
         dA_t = _time_major(dA)
         da, dc = _state(da_T, A[0]), _state(dc_T, A[0])
+        skip_a, skip_c = _Skip(cache.K, da), _Skip(cache.K, dc)
         dZ = _scratch("dZ", G.shape, G.dtype)
         tmp = np.empty((n, m), dtype=G.dtype)
         dS = np.empty((3 * n, m), dtype=G.dtype)
@@ -228,6 +266,8 @@ class NumpySequenceKernels:
             g, tc, d = G[t], TC[t], dZ[t]
             if dA_t is not None:
                 np.add(da, dA_t[t], out=da)
+            skip_a.take(t, da)
+            skip_c.take(t, dc)
             np.multiply(da, tc, out=d[2 * n : 3 * n])  # do
             np.multiply(tc, tc, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
@@ -246,16 +286,17 @@ class NumpySequenceKernels:
             np.subtract(1.0, tmp, out=tmp)
             np.multiply(d[3 * n :], tmp, out=d[3 * n :])
             np.matmul(WaT, d, out=da)
+            skip_a.give(da)
+            skip_c.give(dc)
         n_x = X1.shape[1] - 1
         dZ_cols, dWb = _weight_grads(dZ, (A[:T], X1), T, m)
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, da, dc, dWb[:, :-1], dWb[:, -1:]
 
     def gru_forward(self, X, W, b, c0, mask=None):
-        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
-            return super().gru_forward(X, W, b, c0, mask)
         n_x, m, T = X.shape
         n = c0.shape[0]
+        K = _keep(mask, X.dtype, T, m)
         Wb = _halved(W, b, 2 * n)
         Wur, Wc = np.ascontiguousarray(Wb[: 2 * n, :n]), np.ascontiguousarray(Wb[2 * n :, :n])
         X1 = _with_ones(X)
@@ -280,11 +321,10 @@ class NumpySequenceKernels:
             np.subtract(cc, c, out=rc)  # c_t = c_{t-1} + Gu (c~ - c_{t-1})
             np.multiply(g[:n], rc, out=rc)
             np.add(c, rc, out=C[t + 1])
-        return GRUCache(X1, G, C)
+            _carry(K, t, C[t + 1], c)
+        return GRUCache(X1, G, C, K)
 
     def gru_backward(self, dA, dc_T, cache, W, need_dX=True):
-        if cache.K is not None:
-            return super().gru_backward(dA, dc_T, cache, W, need_dX)
         X1, G, C = cache[:3]
         T, _, m = G.shape
         n = C.shape[1]
@@ -292,6 +332,7 @@ class NumpySequenceKernels:
         WcT = np.ascontiguousarray(W[2 * n :, :n].T)
         dA_t = _time_major(dA)
         dc = _state(dc_T, C[0])
+        skip = _Skip(cache.K, dc)
         dZ = _scratch("dZ", G.shape, G.dtype)
         tmp = np.empty((n, m), dtype=G.dtype)
         drc = np.empty((n, m), dtype=G.dtype)
@@ -301,6 +342,7 @@ class NumpySequenceKernels:
             gu, gr, cc = g[:n], g[n : 2 * n], g[2 * n :]
             if dA_t is not None:
                 np.add(dc, dA_t[t], out=dc)
+            skip.take(t, dc)
             np.multiply(cc, cc, out=tmp)
             np.subtract(1.0, tmp, out=tmp)
             np.multiply(tmp, gu, out=tmp)
@@ -319,6 +361,7 @@ class NumpySequenceKernels:
             np.add(dc, drc, out=dc)
             np.matmul(WurT, d[: 2 * n], out=tmp)
             np.add(dc, tmp, out=dc)
+            skip.give(dc)
         n_x = X1.shape[1] - 1
         C_prev = C[:T]
         rows = dZ.shape[1]
@@ -332,10 +375,9 @@ class NumpySequenceKernels:
         return dX, dc, dW, dWb[:, -1:]
 
     def rnn_forward(self, X, W, b, a0, mask=None):
-        if mask is not None:  # padded steps: the generic kernel's carried states (rare; kept simple)
-            return super().rnn_forward(X, W, b, a0, mask)
         n_x, m, T = X.shape
         n = a0.shape[0]
+        K = _keep(mask, X.dtype, T, m)
         Wb = np.concatenate([W, b], axis=1)
         Waa = np.ascontiguousarray(Wb[:, :n])
         X1 = _with_ones(X)
@@ -347,25 +389,27 @@ class NumpySequenceKernels:
             np.matmul(Waa, A[t], out=Z)
             np.add(A[t + 1], Z, out=A[t + 1])
             np.tanh(A[t + 1], out=A[t + 1])
-        return RNNCache(X1, A)
+            _carry(K, t, A[t + 1], A[t])
+        return RNNCache(X1, A, K)
 
     def rnn_backward(self, dA, da_T, cache, W, need_dX=True):
-        if cache.K is not None:
-            return super().rnn_backward(dA, da_T, cache, W, need_dX)
         X1, A = cache[:2]
         T, n, m = A.shape[0] - 1, A.shape[1], A.shape[2]
         WaaT = np.ascontiguousarray(W[:, :n].T)
         dA_t = _time_major(dA)
         da = _state(da_T, A[0])
+        skip = _Skip(cache.K, da)
         dZ = _scratch("dZ", (T, n, m), A.dtype)
         for t in range(T - 1, -1, -1):
-            a, d = A[t + 1], dZ[t]
+            a, d = A[t + 1], dZ[t]  # on a padded step a is a_{t-1}, but there da = 0
             if dA_t is not None:
                 np.add(da, dA_t[t], out=da)
+            skip.take(t, da)
             np.multiply(a, a, out=d)
             np.subtract(1.0, d, out=d)
             np.multiply(d, da, out=d)
             np.matmul(WaaT, d, out=da)
+            skip.give(da)
         n_x = X1.shape[1] - 1
         dZ_cols, dWb = _weight_grads(dZ, (A[:T], X1), T, m)
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
