@@ -225,4 +225,10 @@ def test_fit_is_the_same_on_every_backend(backend):
         runs[name] = (hist.costs + hist.history["val_cost"], _host(model))
     np.testing.assert_allclose(runs[backend][0], runs["numpy"][0], rtol=1e-12)
     for k, v in runs["numpy"][1].items():
+        if k.startswith("bk"):
+            # An attention key bias adds one constant to a whole row of scores, which leaves
+            # its softmax unchanged: its gradient is zero but for rounding, which each
+            # backend's kernels round differently, so both must stay at rounding level.
+            assert np.abs(v).max() < 1e-9 and np.abs(runs[backend][1][k]).max() < 1e-9, k
+            continue
         np.testing.assert_allclose(runs[backend][1][k], v, rtol=1e-10, atol=1e-13, err_msg=k)

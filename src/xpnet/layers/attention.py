@@ -156,8 +156,9 @@ class MultiHeadAttention(SequenceInput, Layer):
         stacked = parts[0] if len(parts) == 1 else xp.concat(parts, axis=0)
         return xp.reshape(stacked, (len(H) * self.d_model, m * T))
 
-    def _scale(self):
-        return 1.0 / math.sqrt(self.d_model // self.heads)
+    def _factor(self, n):
+        """What projection ``n`` is scaled by: 1/sqrt(d_head) for the queries, else 1."""
+        return 1.0 / math.sqrt(self.d_model // self.heads) if n == "q" else 1.0
 
     def _stacked(self, xp, names):
         """Rows of the projections ``names`` stacked, the queries' scaled by 1/sqrt(d_head).
@@ -167,9 +168,8 @@ class MultiHeadAttention(SequenceInput, Layer):
         """
         W, b = [], []
         for n in names:
-            factor = self._scale() if n == "q" else 1.0
-            W.append(self.params["W" + n] * factor)
-            b.append(self.params["b" + n] * factor)
+            W.append(self.params["W" + n] * self._factor(n))
+            b.append(self.params["b" + n] * self._factor(n))
         return (W[0], b[0]) if len(names) == 1 else (xp.concat(W, axis=0), xp.concat(b, axis=0))
 
     def _project(self, xp, names, X):
@@ -261,10 +261,9 @@ class MultiHeadAttention(SequenceInput, Layer):
         for names, dH, X in groups:
             dZ = self._from_heads(xp, *dH)  # (k d, m T): dJ/d(the stacked projections)
             dW, db = dZ @ flat(X).T, xp.sum(dZ, axis=1, keepdims=True)
-            for i, n in enumerate(names):
-                factor = self._scale() if n == "q" else 1.0  # back through the folded scale
-                grads["W" + n] = dW[i * d:(i + 1) * d, :] * factor
-                grads["b" + n] = db[i * d:(i + 1) * d, :] * factor
+            for i, n in enumerate(names):  # back through the folded scale
+                grads["W" + n] = dW[i * d:(i + 1) * d, :] * self._factor(n)
+                grads["b" + n] = db[i * d:(i + 1) * d, :] * self._factor(n)
             if need_dX:
                 Wt = self._stacked(xp, names)[0].T  # (d, k d)
                 if merge_dX or names != "qkv":
@@ -273,7 +272,7 @@ class MultiHeadAttention(SequenceInput, Layer):
                     dX += [Wt[:, :d] @ dZ[:d, :], Wt[:, d:] @ dZ[d:, :]]
         if not need_dX:
             return None, None, grads
-        dX = [xp.reshape(g, (d, m, T)) for g, T in zip(dX, (Tq, cache.Xkv.shape[2]))]
+        dX = [xp.reshape(g, (d, m, steps)) for g, steps in zip(dX, (Tq, cache.Xkv.shape[2]))]
         return dX[0], (dX[1] if len(dX) > 1 else None), grads
 
     def get_config(self):
