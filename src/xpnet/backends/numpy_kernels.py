@@ -60,6 +60,11 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
                 np.copyto(block, np.where(block > 0, block, activation.slope * block))
         return None, Z
 
+    def dense_forward(self, W, A_prev, b, activation, keep_Z=True):
+        if _deep_and_short(W, A_prev):
+            return self.bias_activation((A_prev.T @ W.T).T, b, activation, keep_Z)
+        return self.bias_activation(W @ A_prev, b, activation, keep_Z)
+
     def activation_backward(self, activation, dA, Z, A):
         return self.activation_backward_db(activation, dA, Z, A, with_db=False)[0]
 
@@ -192,6 +197,21 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             np.less(xs, threshold, out=ks)
             np.multiply(ks, scale, out=flat[start:start + size])
         return D
+
+
+def _deep_and_short(W, A_prev) -> bool:
+    """Whether W A_prev is faster in OpenBLAS as (A_prev^T W^T)^T: a Fortran-ordered W (the
+    layout the updates leave, from dW's) times a deep A_prev over few examples.
+
+    Measured on the 2-core Xeon: 0.56x the direct product's time for the course net's first
+    layer (20 x 12288 times 12288 x 209), 0.51x to 0.84x from 20 to 100 units and 64 to 256
+    examples; even or slower below 2048 inputs, with a C-ordered W, or with many examples
+    (1.7x slower for 100 x 784 times 784 x 64), which keep the direct product.
+    """
+    if A_prev.ndim != 2 or W.ndim != 2 or not W.T.flags.c_contiguous:
+        return False
+    k, m = A_prev.shape
+    return k >= 2048 and k >= 4 * m
 
 
 def _axpy(old, beta, fresh):
