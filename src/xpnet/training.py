@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from . import initializers as _initializers
 from ._validation import check_batch_size, check_epochs, check_non_negative, check_positive
 from .errors import DeviceOutOfMemoryError, TrainingDivergedError
+from .optim import StepGradients
 
 __all__ = ["History", "train_step", "train"]
 
@@ -177,6 +178,9 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None, clip_value
         grads = clip_by_global_norm(net.xp, grads, clip_norm)
     if clip_value is not None:
         grads = clip_by_value(net.xp, grads, clip_value)
+    # The gradients are this step's own and read no more: the update may reuse their memory
+    # (rebound, so that no second dict keeps them).
+    grads = StepGradients(grads)
     net.assign_parameters(optimizer.update(net.parameters(), grads))
     return cost
 

@@ -1,12 +1,17 @@
 """NumPy overrides of the kernel contract: in place, ``out=`` and fewer passes over memory.
 
-Each override computes exactly the generic formula, in the same order of operations, so its
-results are bit-for-bit the generic path's; it only saves temporaries. Element-wise passes
+The element-wise overrides compute exactly the generic formula, in the same order of
+operations, so their results are bit-for-bit the generic path's; they only save temporaries
+(an update given its gradient, ``reuse_dW``, builds the new parameters in the gradient's
+memory). The matrix products may take a transposed formulation where OpenBLAS is faster,
+which sums in another order: equal to rounding. Element-wise passes
 over large arrays run in blocks of rows (about 64k elements), so their scratch arrays stay
 in cache and never add a full-size array to a training step's peak memory.
 """
 
 from __future__ import annotations
+
+import sys
 
 import numpy as np
 
@@ -119,20 +124,24 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         np.divide(dZ, denominator, out=dZ)
         return dZ
 
-    def gd_update(self, W, dW, learning_rate):
-        new = np.multiply(dW, learning_rate)
+    def gd_update(self, W, dW, learning_rate, reuse_dW=False):
+        out = _given_up(dW, W) if reuse_dW else None  # a statement of its own: see _given_up
+        new = np.multiply(dW, learning_rate, out=out)
         np.subtract(W, new, out=new)
         return new
 
-    def momentum_update(self, W, dW, v, learning_rate, beta):
-        v_new = np.multiply(dW, 1.0 - beta)
+    def momentum_update(self, W, dW, v, learning_rate, beta, reuse_dW=False):
+        out = _given_up(dW, W) if reuse_dW else None
+        v_new = np.multiply(dW, 1.0 - beta, out=out)
         if v is not None:
             v_new = _axpy(v, beta, v_new)
         new = np.multiply(v_new, learning_rate)
         np.subtract(W, new, out=new)
         return new, v_new
 
-    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
+                    reuse_dW=False):
+        out = _given_up(dW, W) if reuse_dW else None
         v_new = np.multiply(dW, 1.0 - beta1)
         t = np.multiply(dW, 1.0 - beta2)
         np.multiply(t, dW, out=t)  # (1 - beta2) * dW * dW, in the generic order
@@ -143,7 +152,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         denom = np.divide(s_new, correction2)
         np.sqrt(denom, out=denom)
         np.add(denom, epsilon, out=denom)
-        new = np.divide(v_new, correction1)
+        new = np.divide(v_new, correction1, out=out)  # dW is read no more: its memory may take W_new
         np.multiply(learning_rate, new, out=new)
         np.divide(new, denom, out=new)
         np.subtract(W, new, out=new)
@@ -197,6 +206,52 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             np.less(xs, threshold, out=ks)
             np.multiply(ks, scale, out=flat[start:start + size])
         return D
+
+
+def _reference_counts(dW) -> tuple[int, int]:
+    base = dW.base
+    return sys.getrefcount(dW), (0 if base is None else sys.getrefcount(base))
+
+
+def _calibrate() -> tuple[int, int]:
+    """The counts :func:`_given_up` sees for a gradient held by ONE dict (the step's grads)
+    and, like the transposed product's dW, a view of a buffer that only it holds.
+
+    Measured through calls as deep as the kernels' (what an argument adds differs between
+    Python versions), so the check needs no constant.
+    """
+
+    def kernel(dW):
+        out = given_up(dW)
+        return out
+
+    def given_up(dW):
+        return _reference_counts(dW)
+
+    grads = {"dW": np.empty((2, 3)).T}
+    return kernel(grads["dW"])
+
+
+_SOLE = _calibrate() if hasattr(sys, "getrefcount") else (-1, -1)
+
+
+def _given_up(dW, W):
+    """dW's memory, for the update's result, when nothing but the caller's grads holds it.
+
+    ``reuse_dW`` says the caller never reads dW again, but a layer could still keep it (or
+    hand the same array, or views of one buffer, for two parameters): only an array held by
+    one reference, whose memory no other array holds, is overwritten. Else None (a new
+    array), which is always safe. Kernels call it in a statement of its own: inside another
+    call's arguments dW would carry one more (temporary) reference and never be reused.
+    """
+    if dW.dtype != W.dtype or dW.shape != W.shape or not dW.flags.writeable:
+        return None
+    refs, base_refs = _reference_counts(dW)
+    base = dW.base
+    if refs > _SOLE[0] or (base is not None and (not isinstance(base, np.ndarray) or base.base is not None
+                                                 or base_refs > _SOLE[1])):
+        return None
+    return dW
 
 
 def _deep_and_short(W, A_prev) -> bool:
