@@ -3,14 +3,16 @@
 The element-wise overrides compute exactly the generic formula, in the same order of
 operations, so their results are bit-for-bit the generic path's; they only save temporaries
 (an update given its gradient, ``reuse_dW``, builds the new parameters in the gradient's
-memory). The matrix products may take a transposed formulation where OpenBLAS is faster,
-which sums in another order: equal to rounding. Element-wise passes
+memory). Two exceptions are equal to rounding only: the matrix products may take a
+transposed formulation where OpenBLAS is faster (it sums in another order), and Adam folds
+its bias corrections into scalars. Element-wise passes
 over large arrays run in blocks of rows (about 64k elements), so their scratch arrays stay
 in cache and never add a full-size array to a training step's peak memory.
 """
 
 from __future__ import annotations
 
+import math
 import sys
 
 import numpy as np
@@ -149,12 +151,14 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             v_new = _axpy(v, beta1, v_new)
             t = _axpy(s, beta2, t)
         s_new = t
-        denom = np.divide(s_new, correction2)
-        np.sqrt(denom, out=denom)
+        # lr (v / c1) / (sqrt(s / c2) + eps) as (lr / c1) v / (sqrt(s) / sqrt(c2) + eps): equal
+        # to rounding, with one pass fewer and two divisions (each about twice a product's
+        # time on the course net's W1) made multiplications: 0.89x the generic order's time.
+        denom = np.sqrt(s_new)
+        np.multiply(denom, 1.0 / math.sqrt(correction2), out=denom)
         np.add(denom, epsilon, out=denom)
-        new = np.divide(v_new, correction1, out=out)  # dW is read no more: its memory may take W_new
-        np.multiply(learning_rate, new, out=new)
-        np.divide(new, denom, out=new)
+        new = np.divide(v_new, denom, out=out)  # dW is read no more: its memory may take W_new
+        np.multiply(new, learning_rate / correction1, out=new)
         np.subtract(W, new, out=new)
         return new, v_new, s_new
 
