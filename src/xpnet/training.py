@@ -228,16 +228,19 @@ def train(
         for cb in callbacks:
             _call(cb, "on_epoch_begin", epoch, {})
         shuffling = shuffle and batch_size is not None and batch_size < m
-        # Updates build new arrays, so references (and a shallow copy of the optimiser's
-        # state) are a free snapshot to roll back to.
-        before = net.parameters(), dict(optimizer.state), optimizer.iterations, rng.bit_generator.state
+        # Updates build new arrays (or reuse the step's own gradients' memory), never writing
+        # the old parameters or state, so references (and a shallow copy of the optimiser's
+        # state) are a free snapshot to roll back to. The generator moves only when shuffling.
+        before = net.parameters(), dict(optimizer.state), optimizer.iterations, \
+            (rng.bit_generator.state if shuffling else None)
         order = backend.asarray(rng.permutation(m)) if shuffling else None
         epoch_cost = None
 
         def rollback():
             net.assign_parameters(before[0])
             optimizer.state, optimizer.iterations = before[1], before[2]
-            rng.bit_generator.state = before[3]
+            if before[3] is not None:
+                rng.bit_generator.state = before[3]
 
         try:
             # Overflow/invalid-value warnings from a diverging step are not the user's signal:
@@ -247,15 +250,15 @@ def train(
                     Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
                     cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm,
                                       clip_value=clip_value)
-                    weighted = cost * (int(Yb.shape[1]) / m)
+                    weighted = cost if cols is None else cost * (int(Yb.shape[1]) / m)
                     epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
                     # Lazy backends (dask) evaluate cost, parameters and the optimiser's state
-                    # together here, once per step.
-                    epoch_cost, params, optimizer.state = backend.persist(
-                        epoch_cost, net.parameters(), optimizer.state
-                    )
-                    net.assign_parameters(params)
-                value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
+                    # together here, once per step; eager ones return them as they are.
+                    params = net.parameters()
+                    epoch_cost, persisted, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
+                    if persisted is not params:
+                        net.assign_parameters(persisted)
+                value, finite_params = epoch_status(backend, epoch_cost, persisted)
         except KeyboardInterrupt:
             rollback()  # Ctrl-C mid-epoch: the model is exactly the last completed epoch, resumable
             raise

@@ -168,17 +168,21 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
     @staticmethod
     def _all_finite(arrays) -> bool:
         # A sum of squares is finite only if every element is: BLAS's dot gives it in one
-        # threaded pass, 2-3x quicker than isfinite + all. A non-finite sum (or an overflow
-        # of huge finite values) is settled by the exact element-wise check.
+        # threaded pass, 2-3x quicker than isfinite + all, and the sums of all the arrays are
+        # added up so that one test settles them all. A non-finite total (or an overflow of
+        # huge finite values) is settled by the exact element-wise check.
+        arrays = list(arrays)
+        total = 0.0
         with np.errstate(over="ignore", invalid="ignore"):  # an overflow here is no error
             for W in arrays:
                 if W.dtype.kind == "f" and W.size:
                     flat = W.ravel(order="K")
-                    if np.isfinite(np.dot(flat, flat)):
-                        continue
-                if not np.isfinite(W).all():
+                    total = total + np.dot(flat, flat)
+                elif not np.isfinite(W).all():
                     return False
-        return True
+            if np.isfinite(total):
+                return True
+        return all(bool(np.isfinite(W).all()) for W in arrays)
 
     def cost_and_finite(self, cost, arrays, to_host):
         return float(cost), self._all_finite(arrays)
