@@ -257,3 +257,57 @@ def test_a_gradient_held_elsewhere_is_never_overwritten():
         np.testing.assert_array_equal(buffer, expect_buffer)
         for result in new:
             assert not np.shares_memory(result, held) and not np.shares_memory(result, buffer)
+
+
+@pytest.fixture
+def small_buffers(monkeypatch):
+    """NumPy's kept product buffers at test sizes (they start at 8 MiB)."""
+    from xpnet.backends import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels._Buffers, "MIN_BYTES", 1024)
+    return numpy_kernels
+
+
+def test_kept_buffers_are_reused_only_when_nothing_holds_them(small_buffers):
+    kernels = xn.get_backend("numpy").kernels
+    g = np.random.default_rng(21)
+    W, A_prev, b = g.standard_normal((40, 30)), g.standard_normal((30, 50)), g.standard_normal((40, 1))
+    relu = activations.get("relu")
+    want = np.maximum(W @ A_prev + b, 0.0)
+    with kernels.reusing_buffers():
+        _, held = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+        view = held[3:5]
+        kept = held.copy()
+        for _ in range(3):  # each result while the first is held (and a view of it)
+            _, A = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+            assert not np.shares_memory(A, held)
+            np.testing.assert_array_equal(A, want)
+        address = A.__array_interface__["data"][0]
+        del A
+        _, again = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+        assert again.__array_interface__["data"][0] == address  # let go, so handed out again
+        np.testing.assert_array_equal(again, want)
+        np.testing.assert_array_equal(held, kept)
+        np.testing.assert_array_equal(view, kept[3:5])
+    assert small_buffers._POOL.get() is None  # nothing is kept after the context
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_with_kept_buffers_matches_fit_without(small_buffers, monkeypatch, dtype):
+    import contextlib
+
+    g = np.random.default_rng(22)
+    X, Y = g.standard_normal((30, 120)), np.eye(4)[:, g.integers(0, 4, 120)]
+
+    def fitted():
+        net = xn.Sequential([xn.Dense(40, activation="relu"), xn.Dense(40, activation="tanh"),
+                             xn.Dense(4, activation="softmax")], input_size=30, dtype=dtype, seed=3)
+        hist = net.fit(X, Y, epochs=4, batch_size=50, optimizer=xn.Adam(0.01), validation_data=(X, Y))
+        return hist.costs + hist.history["val_cost"], net.parameters()
+
+    costs, params = fitted()
+    monkeypatch.setattr(small_buffers.NumpyKernels, "reusing_buffers", lambda self: contextlib.nullcontext())
+    costs_fresh, params_fresh = fitted()
+    assert costs == costs_fresh
+    for name in params:
+        np.testing.assert_array_equal(params[name], params_fresh[name])

@@ -21,6 +21,8 @@ drawn where the activations live.
 
 from __future__ import annotations
 
+import contextlib
+
 from ._generic_sequence_kernels import SequenceKernels
 
 __all__ = ["Kernels", "dropout_keys", "mix32", "keep_threshold", "MIX_A", "MIX_B"]
@@ -143,6 +145,14 @@ class Kernels(SequenceKernels):
         v = (1.0 - beta1) * dW if v is None else beta1 * v + (1.0 - beta1) * dW
         s = (1.0 - beta2) * dW * dW if s is None else beta2 * s + (1.0 - beta2) * dW * dW
         return W - learning_rate * (v / correction1) / (xp.sqrt(s / correction2) + epsilon), v, s
+
+    # -- memory -------------------------------------------------------------------------------
+    def reusing_buffers(self):
+        """A context (``fit``'s epochs) in which an implementation may keep a step's large
+        temporaries for the next step instead of allocating them afresh; it must never write
+        an array that anything else still holds, and lets them go when the context ends.
+        The generic kernels keep nothing."""
+        return contextlib.nullcontext()
 
     # -- checks ---------------------------------------------------------------------------------
     def all_finite(self, arrays):
