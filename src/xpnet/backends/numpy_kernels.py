@@ -25,6 +25,8 @@ from .numpy_sequence_kernels import NumpySequenceKernels
 __all__ = ["NumpyKernels"]
 
 _BLOCK = 1 << 16
+# Below this many elements a new array costs less than checking whether dW may be reused.
+_SMALL = 1 << 12
 
 
 def _builtin(activation) -> str | None:
@@ -57,10 +59,10 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             return (Z if keep_Z else None), activation.forward(Z)
         # Z is dropped: A takes its memory, and each block gets its activation while the bias
         # add has just left it in cache (one trip through memory instead of two).
-        per_row = Z.ndim == 2 and tuple(b.shape) == (Z.shape[0], 1)
-        for rows in _row_blocks(Z) if per_row and Z.size > _BLOCK else (Ellipsis,):
-            block = Z[rows]
-            np.add(block, b[rows] if per_row else b, out=block)
+        per_row = Z.size > _BLOCK and Z.ndim == 2 and b.shape == (Z.shape[0], 1)
+        for rows in _row_blocks(Z) if per_row else (None,):
+            block = Z if rows is None else Z[rows]
+            np.add(block, b if rows is None else b[rows], out=block)
             if kind == "relu":
                 np.maximum(block, 0.0, out=block)
             elif kind == "tanh":
@@ -94,8 +96,8 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         # Each block's row sums (db) are taken while the block is still in cache; a row lies
         # whole in one block, so every sum is the one np.sum makes over the full array.
         db = np.empty((dA.shape[0], 1), dtype=dA.dtype) if with_db and dA.ndim == 2 else None
-        for rows in _row_blocks(A) if A.size > _BLOCK else (Ellipsis,):
-            d, a = dA[rows], A[rows]
+        for rows in _row_blocks(A) if A.size > _BLOCK else (None,):
+            d, a = (dA, A) if rows is None else (dA[rows], A[rows])
             if kind == "relu":
                 np.multiply(d, a > 0, out=d)
             elif kind == "tanh":
@@ -113,7 +115,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
                 np.add(slope, t, out=t)
                 np.multiply(d, t, out=d)
             if db is not None:
-                np.add.reduce(d, axis=1, keepdims=True, out=db[rows])
+                np.add.reduce(d, axis=1, keepdims=True, out=db if rows is None else db[rows])
         return dA, db
 
     def linear_backward(self, dZ, A_prev, W, need_dA_prev=True, db=None):
@@ -132,13 +134,13 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         return dZ
 
     def gd_update(self, W, dW, learning_rate, reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW else None  # a statement of its own: see _given_up
+        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None  # a statement of its own: see _given_up
         new = np.multiply(dW, learning_rate, out=out)
         np.subtract(W, new, out=new)
         return new
 
     def momentum_update(self, W, dW, v, learning_rate, beta, reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW else None
+        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
         v_new = np.multiply(dW, 1.0 - beta, out=out)
         if v is not None:
             v_new = _axpy(v, beta, v_new)
@@ -148,7 +150,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
 
     def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
                     reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW else None
+        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
         v_new = np.multiply(dW, 1.0 - beta1)
         t = np.multiply(dW, 1.0 - beta2)
         np.multiply(t, dW, out=t)  # (1 - beta2) * dW * dW, in the generic order
@@ -335,10 +337,9 @@ def _deep_and_short(W, A_prev) -> bool:
     examples; even or slower below 2048 inputs, with a C-ordered W, or with many examples
     (1.7x slower for 100 x 784 times 784 x 64), which keep the direct product.
     """
-    if A_prev.ndim != 2 or W.ndim != 2 or not W.T.flags.c_contiguous:
+    if A_prev.ndim != 2 or W.ndim != 2 or A_prev.shape[0] < 2048 or A_prev.shape[0] < 4 * A_prev.shape[1]:
         return False
-    k, m = A_prev.shape
-    return k >= 2048 and k >= 4 * m
+    return W.T.flags.c_contiguous
 
 
 def _axpy(old, beta, fresh):
