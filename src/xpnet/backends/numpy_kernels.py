@@ -3,9 +3,8 @@
 The element-wise overrides compute exactly the generic formula, in the same order of
 operations, so their results are bit-for-bit the generic path's; they only save temporaries
 (an update given its gradient, ``reuse_dW``, builds the new parameters in the gradient's
-memory). Two exceptions are equal to rounding only: the matrix products may take a
-transposed formulation where OpenBLAS is faster (it sums in another order), and Adam folds
-its bias corrections into scalars. Element-wise passes
+memory). The matrix products may take a transposed formulation where OpenBLAS is faster,
+which sums in another order: equal to rounding only. Element-wise passes
 over large arrays run in blocks of rows (about 64k elements), so their scratch arrays stay
 in cache and never add a full-size array to a training step's peak memory.
 """
@@ -158,9 +157,8 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             v_new = _axpy(v, beta1, v_new)
             t = _axpy(s, beta2, t)
         s_new = t
-        # lr (v / c1) / (sqrt(s / c2) + eps) as (lr / c1) v / (sqrt(s) / sqrt(c2) + eps): equal
-        # to rounding, with one pass fewer and two divisions (each about twice a product's
-        # time on the course net's W1) made multiplications: 0.89x the generic order's time.
+        # The generic order: the bias corrections as scalars (a division costs about twice a
+        # product on the course net's W1; 0.89x the time of dividing by each correction).
         denom = np.sqrt(s_new)
         np.multiply(denom, 1.0 / math.sqrt(correction2), out=denom)
         np.add(denom, epsilon, out=denom)
