@@ -159,9 +159,17 @@ def test_numpy_finite_check_in_every_layout(dtype):
 @pytest.mark.parametrize("order", ["C", "F"])
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("name", ["relu", "sigmoid", "linear"])
-def test_dense_forward_of_a_deep_input_over_few_examples_matches_generic(backend, name, dtype, order):
+def test_dense_forward_of_a_deep_input_over_few_examples_matches_generic(backend, name, dtype, order, monkeypatch):
     # 2048 inputs over 64 examples with a Fortran-ordered W: NumPy's override takes the
-    # transposed product there, which sums in another order, so it matches to rounding.
+    # transposed product there (with threaded BLAS, as here whatever this machine's threads),
+    # which sums in another order, so it matches to rounding.
+    from xpnet.backends import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "_THREADED", True)
+    if backend.name == "numpy":
+        W_probe = np.ones((9, 2048), order=order)
+        assert numpy_kernels._deep_and_short(W_probe, np.ones((2048, 64))) == (order == "F")
+        assert not numpy_kernels._deep_and_short(W_probe, np.ones((2048, 600)))  # many examples
     g = np.random.default_rng(17)
     act = activations.get(name)
     W_host = g.standard_normal((9, 2048)) / 40.0

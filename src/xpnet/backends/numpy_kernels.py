@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import os
 import sys
 
 import numpy as np
@@ -326,16 +327,30 @@ def _product(W, A):
     return np.matmul(W, A, out=out)
 
 
+def _blas_threads() -> int:
+    # OpenBLAS's own order: its variable, then OpenMP's, else one thread per core.
+    for name in ("OPENBLAS_NUM_THREADS", "OMP_NUM_THREADS"):
+        value = os.environ.get(name, "").strip()
+        if value.isdigit() and int(value) > 0:
+            return int(value)
+    return os.cpu_count() or 1
+
+
+_THREADED = _blas_threads() > 1
+
+
 def _deep_and_short(W, A_prev) -> bool:
     """Whether W A_prev is faster in OpenBLAS as (A_prev^T W^T)^T: a Fortran-ordered W (the
-    layout the updates leave, from dW's) times a deep A_prev over few examples.
+    layout the updates leave, from dW's) times a deep A_prev over few examples, with BLAS
+    running on several threads.
 
-    Measured on the 2-core Xeon: 0.56x the direct product's time for the course net's first
-    layer (20 x 12288 times 12288 x 209), 0.51x to 0.84x from 20 to 100 units and 64 to 256
-    examples; even or slower below 2048 inputs, with a C-ordered W, or with many examples
-    (1.7x slower for 100 x 784 times 784 x 64), which keep the direct product.
+    Measured on the 2-core Xeon with 2 threads: 0.56x to 0.67x the direct product's time for
+    the course net's first layer (20 x 12288 times 12288 x 209), 0.51x to 0.84x from 20 to 100
+    units and 64 to 256 examples; even or slower below 2048 inputs, with a C-ordered W, or
+    with many examples (1.7x slower for 100 x 784 times 784 x 64), which keep the direct
+    product. With one thread it is 1.07x slower on the course net, so it is not used then.
     """
-    if A_prev.ndim != 2 or W.ndim != 2 or A_prev.shape[0] < 2048 or A_prev.shape[0] < 4 * A_prev.shape[1]:
+    if not _THREADED or A_prev.ndim != 2 or W.ndim != 2 or A_prev.shape[0] < 2048 or A_prev.shape[0] < 4 * A_prev.shape[1]:
         return False
     return W.T.flags.c_contiguous
 
