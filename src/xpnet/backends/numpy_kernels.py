@@ -336,6 +336,7 @@ def _blas_threads() -> int:
     return os.cpu_count() or 1
 
 
+# Read once, at import, as OpenBLAS itself reads them (a later threadpoolctl limit is not seen).
 _THREADED = _blas_threads() > 1
 
 
