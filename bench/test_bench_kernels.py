@@ -72,4 +72,7 @@ def test_kernel_ratios_smoke(tmp_path):
 
     result = json.loads(path.read_text())
     assert result["course"]["ratio"] > 0 and 0 < result["gemm"]["matmul_fraction"]
-    assert result["gemm"]["peak_memory_ratio"] >= 1.0
+    # The "minimum" counts every gradient and every activation at once; a step that frees the
+    # activations top-down and builds each new W in its dW's memory can stay a little under it
+    # where parameters dominate (this smoke run's m = 64), never far under.
+    assert result["gemm"]["peak_memory_ratio"] >= 0.9

@@ -7,7 +7,9 @@ training loop can keep them as its snapshot. An optimiser keeps its state (veloc
 moments) keyed by parameter name, on the model's device.
 
 The optimiser protocol: ``update(params, grads) -> new params`` where ``params`` maps
-``"W1"`` to W1 and ``grads`` maps ``"dW1"`` to dW1 (the course's names).
+``"W1"`` to W1 and ``grads`` maps ``"dW1"`` to dW1 (the course's names). Gradients passed as
+:class:`StepGradients` (what the training step passes) are given up to the update, whose
+kernels may then build the new parameters in their memory; any other dict is only read.
 """
 
 from __future__ import annotations
@@ -18,7 +20,18 @@ from ._validation import check_number, check_positive
 from .backends.kernels import kernels_of
 from .errors import XpnetTypeError, XpnetValueError
 
-__all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "get"]
+__all__ = ["Optimizer", "GradientDescent", "Momentum", "RMSprop", "Adam", "StepGradients", "get"]
+
+
+class StepGradients(dict):
+    """Gradients made for one update alone (a training step's own): after the update they are
+    never read again, so the kernels may reuse their memory for the new parameters (one new
+    array fewer per parameter and step). The kernels still check that nothing else holds an
+    array before writing it."""
+
+
+def _reuse(grads) -> bool:
+    return isinstance(grads, StepGradients)
 
 
 class Optimizer:
@@ -62,8 +75,8 @@ class GradientDescent(Optimizer):
     """
 
     def update(self, params, grads):
-        lr = self.learning_rate
-        return {name: kernels_of(W).gd_update(W, grads["d" + name], lr) for name, W in params.items()}
+        lr, reuse = self.learning_rate, _reuse(grads)
+        return {name: kernels_of(W).gd_update(W, grads["d" + name], lr, reuse_dW=reuse) for name, W in params.items()}
 
 
 def _beta(name, value) -> float:
@@ -81,12 +94,12 @@ class Momentum(Optimizer):
         self.beta = _beta("beta", beta)
 
     def update(self, params, grads):
-        lr, beta = self.learning_rate, self.beta
+        lr, beta, reuse = self.learning_rate, self.beta, _reuse(grads)
         self.iterations += 1
         new = {}
         for name, W in params.items():
             new[name], self.state["v_" + name] = kernels_of(W).momentum_update(
-                W, grads["d" + name], self.state.get("v_" + name), lr, beta
+                W, grads["d" + name], self.state.get("v_" + name), lr, beta, reuse_dW=reuse
             )
         return new
 
@@ -103,12 +116,12 @@ class RMSprop(Optimizer):
         self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
-        lr, beta, eps = self.learning_rate, self.beta, self.epsilon
+        lr, beta, eps, reuse = self.learning_rate, self.beta, self.epsilon, _reuse(grads)
         self.iterations += 1
         new = {}
         for name, W in params.items():
             new[name], self.state["s_" + name] = kernels_of(W).rmsprop_update(
-                W, grads["d" + name], self.state.get("s_" + name), lr, beta, eps
+                W, grads["d" + name], self.state.get("s_" + name), lr, beta, eps, reuse_dW=reuse
             )
         return new
 
@@ -131,7 +144,7 @@ class Adam(Optimizer):
         self.epsilon = check_positive(epsilon, "epsilon")
 
     def update(self, params, grads):
-        lr, b1, b2, eps = self.learning_rate, self.beta1, self.beta2, self.epsilon
+        lr, b1, b2, eps, reuse = self.learning_rate, self.beta1, self.beta2, self.epsilon, _reuse(grads)
         self.iterations += 1
         t = self.iterations
         correction1, correction2 = 1.0 - b1**t, 1.0 - b2**t
@@ -139,7 +152,7 @@ class Adam(Optimizer):
         for name, W in params.items():
             v, s = self.state.get("v_" + name), self.state.get("s_" + name)
             new[name], v, s = kernels_of(W).adam_update(
-                W, grads["d" + name], v, s, lr, b1, b2, eps, correction1, correction2
+                W, grads["d" + name], v, s, lr, b1, b2, eps, correction1, correction2, reuse_dW=reuse
             )
             self.state["v_" + name], self.state["s_" + name] = v, s
         return new

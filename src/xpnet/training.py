@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from . import initializers as _initializers
 from ._validation import check_batch_size, check_epochs, check_non_negative, check_positive
 from .errors import DeviceOutOfMemoryError, TrainingDivergedError
+from .optim import StepGradients
 
 __all__ = ["History", "train_step", "train"]
 
@@ -177,6 +178,9 @@ def train_step(net, X, Y, *, loss, optimizer, l2=0.0, clip_norm=None, clip_value
         grads = clip_by_global_norm(net.xp, grads, clip_norm)
     if clip_value is not None:
         grads = clip_by_value(net.xp, grads, clip_value)
+    # The gradients are this step's own and read no more: the update may reuse their memory
+    # (rebound, so that no second dict keeps them).
+    grads = StepGradients(grads)
     net.assign_parameters(optimizer.update(net.parameters(), grads))
     return cost
 
@@ -220,69 +224,76 @@ def train(
         _call(cb, "set_model", net)
         _call(cb, "on_train_begin", {})
     rng = net.shuffle_rng
-    for epoch in range(initial_epoch, epochs):
-        for cb in callbacks:
-            _call(cb, "on_epoch_begin", epoch, {})
-        shuffling = shuffle and batch_size is not None and batch_size < m
-        # Updates build new arrays, so references (and a shallow copy of the optimiser's
-        # state) are a free snapshot to roll back to.
-        before = net.parameters(), dict(optimizer.state), optimizer.iterations, rng.bit_generator.state
-        order = backend.asarray(rng.permutation(m)) if shuffling else None
-        epoch_cost = None
+    # Large temporaries of one step are handed to the next (NumPy: no fresh pages per
+    # step); dropped when training ends.
+    with backend.kernels.reusing_buffers():
+        for epoch in range(initial_epoch, epochs):
+            for cb in callbacks:
+                _call(cb, "on_epoch_begin", epoch, {})
+            shuffling = shuffle and batch_size is not None and batch_size < m
+            # Updates build new arrays (or reuse the step's own gradients' memory), never writing
+            # the old parameters or state, so references (and a shallow copy of the optimiser's
+            # state) are a free snapshot to roll back to. The generator moves only when shuffling.
+            before = net.parameters(), dict(optimizer.state), optimizer.iterations, \
+                (rng.bit_generator.state if shuffling else None)
+            order = backend.asarray(rng.permutation(m)) if shuffling else None
+            epoch_cost = None
 
-        def rollback():
-            net.assign_parameters(before[0])
-            optimizer.state, optimizer.iterations = before[1], before[2]
-            rng.bit_generator.state = before[3]
+            def rollback():
+                net.assign_parameters(before[0])
+                optimizer.state, optimizer.iterations = before[1], before[2]
+                if before[3] is not None:
+                    rng.bit_generator.state = before[3]
 
-        try:
-            # Overflow/invalid-value warnings from a diverging step are not the user's signal:
-            # the non-finite check below is, and it restores the last finite parameters.
-            with backend.quiet_float_errors():
-                for cols in batch_slices(m, batch_size, order):
-                    Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
-                    cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm,
-                                      clip_value=clip_value)
-                    weighted = cost * (int(Yb.shape[1]) / m)
-                    epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
-                    # Lazy backends (dask) evaluate cost, parameters and the optimiser's state
-                    # together here, once per step.
-                    epoch_cost, params, optimizer.state = backend.persist(
-                        epoch_cost, net.parameters(), optimizer.state
-                    )
-                    net.assign_parameters(params)
-                value, finite_params = epoch_status(backend, epoch_cost, net.parameters())
-        except KeyboardInterrupt:
-            rollback()  # Ctrl-C mid-epoch: the model is exactly the last completed epoch, resumable
-            raise
-        except Exception as exc:
-            if not backend.is_out_of_memory(exc):
+            try:
+                # Overflow/invalid-value warnings from a diverging step are not the user's signal:
+                # the non-finite check below is, and it restores the last finite parameters.
+                with backend.quiet_float_errors():
+                    for cols in batch_slices(m, batch_size, order):
+                        Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
+                        cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm,
+                                          clip_value=clip_value)
+                        weighted = cost if cols is None else cost * (int(Yb.shape[1]) / m)
+                        epoch_cost = weighted if epoch_cost is None else epoch_cost + weighted
+                        # Lazy backends (dask) evaluate cost, parameters and the optimiser's state
+                        # together here, once per step; eager ones return them as they are.
+                        params = net.parameters()
+                        epoch_cost, persisted, optimizer.state = backend.persist(epoch_cost, params, optimizer.state)
+                        if persisted is not params:
+                            net.assign_parameters(persisted)
+                    value, finite_params = epoch_status(backend, epoch_cost, persisted)
+            except KeyboardInterrupt:
+                rollback()  # Ctrl-C mid-epoch: the model is exactly the last completed epoch, resumable
                 raise
-            rollback()
-            backend.free_memory()
-            raise out_of_memory_error(backend, epoch, batch_size, m) from exc
-        if not math.isfinite(value) or not finite_params:
-            rollback()
-            what = f"the training cost became {value}" if not math.isfinite(value) else "a parameter became NaN or infinite"
-            raise TrainingDivergedError(
-                f"{what} at epoch {epoch}; the model keeps the parameters from before "
-                f"that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
-                "gradient clipping (clip_norm=...) or standardised inputs"
-            )
-        logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
-        if validation is not None:
-            result = net.compute_metrics(*validation, loss)
-            logs.update({"val_" + k: v for k, v in result.items()})
-        history.record(logs)
-        net.epochs_trained = epoch + 1
-        if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
-            extra = "".join(f", {k} {v:.6f}" for k, v in logs.items() if k.startswith("val_"))
-            print(f"Cost after epoch {epoch}: {value:.6f}{extra}")
-        stop = False
-        for cb in callbacks:
-            stop = bool(_call(cb, "on_epoch_end", epoch, logs)) or stop
-        if stop:
-            break
+            except Exception as exc:
+                if not backend.is_out_of_memory(exc):
+                    raise
+                rollback()
+                backend.free_memory()
+                raise out_of_memory_error(backend, epoch, batch_size, m) from exc
+            if not math.isfinite(value) or not finite_params:
+                rollback()
+                what = (f"the training cost became {value}" if not math.isfinite(value)
+                        else "a parameter became NaN or infinite")
+                raise TrainingDivergedError(
+                    f"{what} at epoch {epoch}; the model keeps the parameters from before "
+                    f"that epoch. Try a smaller learning rate (now {getattr(optimizer, 'learning_rate', '?')}), "
+                    "gradient clipping (clip_norm=...) or standardised inputs"
+                )
+            logs = {"cost": value, "learning_rate": getattr(optimizer, "learning_rate", None)}
+            if validation is not None:
+                result = net.compute_metrics(*validation, loss)
+                logs.update({"val_" + k: v for k, v in result.items()})
+            history.record(logs)
+            net.epochs_trained = epoch + 1
+            if verbose and (epoch % verbose == 0 or epoch == epochs - 1):
+                extra = "".join(f", {k} {v:.6f}" for k, v in logs.items() if k.startswith("val_"))
+                print(f"Cost after epoch {epoch}: {value:.6f}{extra}")
+            stop = False
+            for cb in callbacks:
+                stop = bool(_call(cb, "on_epoch_end", epoch, logs)) or stop
+            if stop:
+                break
     for cb in callbacks:
         _call(cb, "on_train_end", {})
     return history

@@ -154,3 +154,167 @@ def test_numpy_finite_check_in_every_layout(dtype):
             broken[2, 1] = bad
             assert kernels.cost_and_finite(np.asarray(1.0, dtype=dtype), [W, huge, broken], np.asarray)[1] is False
             assert not bool(kernels.all_finite([broken]))
+
+
+@pytest.mark.parametrize("order", ["C", "F"])
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", ["relu", "sigmoid", "linear"])
+def test_dense_forward_of_a_deep_input_over_few_examples_matches_generic(backend, name, dtype, order, monkeypatch):
+    # 2048 inputs over 64 examples with a Fortran-ordered W: NumPy's override takes the
+    # transposed product there (with threaded BLAS, as here whatever this machine's threads),
+    # which sums in another order, so it matches to rounding.
+    from xpnet.backends import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels, "_THREADED", True)
+    if backend.name == "numpy":
+        W_probe = np.ones((9, 2048), order=order)
+        assert numpy_kernels._deep_and_short(W_probe, np.ones((2048, 64))) == (order == "F")
+        assert not numpy_kernels._deep_and_short(W_probe, np.ones((2048, 600)))  # many examples
+    g = np.random.default_rng(17)
+    act = activations.get(name)
+    W_host = g.standard_normal((9, 2048)) / 40.0
+    W = _put(backend, np.asfortranarray(W_host) if order == "F" else W_host, dtype)
+    A_prev, b = _put(backend, g.standard_normal((2048, 64)), dtype), _put(backend, g.standard_normal((9, 1)), dtype)
+    Z, A = backend.kernels.dense_forward(W, A_prev, b, act, keep_Z=True)
+    Z_ref, A_ref = GENERIC.dense_forward(W, A_prev, b, act, keep_Z=True)
+    tol = dict(rtol=1e-5, atol=1e-5) if dtype == "float32" else dict(rtol=1e-12, atol=1e-12)
+    for got, want in ((Z, Z_ref), (A, A_ref)):
+        assert backend.to_numpy(got).dtype == np.dtype(dtype) and tuple(got.shape) == (9, 64)
+        np.testing.assert_allclose(backend.to_numpy(got), backend.to_numpy(want), **tol)
+    exact = W_host.astype(dtype).astype(np.float64) @ backend.to_numpy(A_prev).astype(np.float64)
+    np.testing.assert_allclose(backend.to_numpy(Z), exact + backend.to_numpy(b), **tol)
+
+
+def _updates_given_up(kernels, W, grads, state, step):
+    """Every optimiser kernel with ``reuse_dW=True``, each on its own fresh gradient."""
+    v, s = state
+    c1, c2 = 1.0 - 0.9**step, 1.0 - 0.999**step
+    out = [kernels.gd_update(W, grads.pop(), 0.1, reuse_dW=True)]
+    out += list(kernels.momentum_update(W, grads.pop(), v, 0.1, 0.9, reuse_dW=True))
+    out += list(kernels.rmsprop_update(W, grads.pop(), s, 0.01, 0.99, 1e-8, reuse_dW=True))
+    out += list(kernels.adam_update(W, grads.pop(), v, s, 0.01, 0.9, 0.999, 1e-8, c1, c2, reuse_dW=True))
+    out += list(kernels.adam_update(W, grads.pop(), None, None, 0.01, 0.9, 0.999, 1e-8, 0.1, 0.001, reuse_dW=True))
+    return out
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_updates_into_a_given_up_gradient_match_generic(backend, dtype):
+    g = np.random.default_rng(18)
+    W_host, dW_host, v_host, s_host = (g.standard_normal((70, 64)) for _ in range(4))  # reused: >= 4096
+    s_host = np.abs(s_host)
+    W, v, s = (_put(backend, h, dtype) for h in (W_host, v_host, s_host))
+    fast = _updates_given_up(backend.kernels, W, [_put(backend, dW_host, dtype) for _ in range(5)], (v, s), 3)
+    ref = _updates_given_up(GENERIC, W, [_put(backend, dW_host, dtype) for _ in range(5)], (v, s), 3)
+    for got, want in zip(fast, ref):
+        _same(backend, got, want, dtype)
+    for arr, host in ((W, W_host), (v, v_host), (s, s_host)):  # parameters and state are never written
+        np.testing.assert_array_equal(backend.to_numpy(arr), host.astype(dtype))
+
+
+def _data_address(x):
+    return x.__array_interface__["data"][0]
+
+
+@pytest.mark.parametrize("optimizer", [xn.GradientDescent(0.05), xn.Adam(0.01)])
+def test_a_training_step_builds_the_new_parameters_in_its_gradients_memory(optimizer):
+    # One new array fewer per parameter and step: the new W takes the memory of its dW (a
+    # step's own gradient, no longer needed). Calls made another way (an extra reference)
+    # would silently lose this; this test notices.
+    from xpnet import losses, training
+
+    g = np.random.default_rng(19)
+    net = xn.Sequential([xn.Dense(70, activation="relu"), xn.Dense(1, activation="sigmoid")], input_size=64, seed=0)
+    X, Y = g.standard_normal((64, 40)), (g.uniform(size=(1, 40)) > 0.5).astype(float)
+    X, Y = net.prepare_input(X), net.prepare_targets(Y, 40)
+    addresses, backward = {}, net.backward
+
+    def spy(*args):
+        grads = backward(*args)
+        addresses.update({key[1:]: _data_address(value) for key, value in grads.items()})
+        return grads
+
+    net.backward = spy
+    before = {k: np.array(v) for k, v in net.parameters().items()}
+    training.train_step(net, X, Y, loss=losses.get("binary_crossentropy"), optimizer=optimizer)
+    params = net.parameters()
+    # W1 (70 x 64) is large enough to be worth it; a new small array costs less than the check.
+    assert _data_address(params["W1"]) == addresses["W1"]
+    assert all(_data_address(params[k]) != addresses[k] for k in ("b1", "W2", "b2"))
+    assert all(not np.array_equal(params[k], before[k]) for k in ("W1", "W2"))
+
+
+def test_a_gradient_held_elsewhere_is_never_overwritten():
+    from xpnet.optim import StepGradients
+
+    g = np.random.default_rng(20)
+    W = g.standard_normal((80, 60))  # large enough for the kernels to consider reuse
+    for optimizer in (xn.GradientDescent(0.1), xn.Momentum(0.1), xn.Adam(0.1)):
+        # Held by the caller as well as by the step's dict; a plain dict; two views of one buffer.
+        held = g.standard_normal((80, 60))
+        buffer = g.standard_normal((2, 80, 60))
+        expect_buffer = buffer.copy()
+        cases = [StepGradients({"dW": held}), {"dW": held.copy()}]
+        plain = cases[1]["dW"]
+        expect = {"held": held.copy(), "plain": plain.copy()}
+        new = [optimizer.update({"W": W}, grads)["W"] for grads in cases]
+        shared = StepGradients({"dW": buffer[0], "dV": buffer[1]})
+        new.append(optimizer.update({"W": W, "V": W.copy()}, shared)["W"])
+        np.testing.assert_array_equal(held, expect["held"])
+        np.testing.assert_array_equal(plain, expect["plain"])
+        np.testing.assert_array_equal(buffer, expect_buffer)
+        for result in new:
+            assert not np.shares_memory(result, held) and not np.shares_memory(result, buffer)
+
+
+@pytest.fixture
+def small_buffers(monkeypatch):
+    """NumPy's kept product buffers at test sizes (they start at 8 MiB)."""
+    from xpnet.backends import numpy_kernels
+
+    monkeypatch.setattr(numpy_kernels._Buffers, "MIN_BYTES", 1024)
+    return numpy_kernels
+
+
+def test_kept_buffers_are_reused_only_when_nothing_holds_them(small_buffers):
+    kernels = xn.get_backend("numpy").kernels
+    g = np.random.default_rng(21)
+    W, A_prev, b = g.standard_normal((40, 30)), g.standard_normal((30, 50)), g.standard_normal((40, 1))
+    relu = activations.get("relu")
+    want = np.maximum(W @ A_prev + b, 0.0)
+    with kernels.reusing_buffers():
+        _, held = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+        view = held[3:5]
+        kept = held.copy()
+        for _ in range(3):  # each result while the first is held (and a view of it)
+            _, A = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+            assert not np.shares_memory(A, held)
+            np.testing.assert_array_equal(A, want)
+        address = A.__array_interface__["data"][0]
+        del A
+        _, again = kernels.dense_forward(W, A_prev, b, relu, keep_Z=False)
+        assert again.__array_interface__["data"][0] == address  # let go, so handed out again
+        np.testing.assert_array_equal(again, want)
+        np.testing.assert_array_equal(held, kept)
+        np.testing.assert_array_equal(view, kept[3:5])
+    assert small_buffers._POOL.get() is None  # nothing is kept after the context
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_fit_with_kept_buffers_matches_fit_without(small_buffers, monkeypatch, dtype):
+    import contextlib
+
+    g = np.random.default_rng(22)
+    X, Y = g.standard_normal((30, 120)), np.eye(4)[:, g.integers(0, 4, 120)]
+
+    def fitted():
+        net = xn.Sequential([xn.Dense(40, activation="relu"), xn.Dense(40, activation="tanh"),
+                             xn.Dense(4, activation="softmax")], input_size=30, dtype=dtype, seed=3)
+        hist = net.fit(X, Y, epochs=4, batch_size=50, optimizer=xn.Adam(0.01), validation_data=(X, Y))
+        return hist.costs + hist.history["val_cost"], net.parameters()
+
+    costs, params = fitted()
+    monkeypatch.setattr(small_buffers.NumpyKernels, "reusing_buffers", lambda self: contextlib.nullcontext())
+    costs_fresh, params_fresh = fitted()
+    assert costs == costs_fresh
+    for name in params:
+        np.testing.assert_array_equal(params[name], params_fresh[name])

@@ -21,6 +21,9 @@ drawn where the activations live.
 
 from __future__ import annotations
 
+import contextlib
+import math
+
 from ._generic_sequence_kernels import SequenceKernels
 
 __all__ = ["Kernels", "dropout_keys", "mix32", "keep_threshold", "MIX_A", "MIX_B"]
@@ -117,28 +120,43 @@ class Kernels(SequenceKernels):
         """dJ/dZ of a fused sigmoid/softmax + cross-entropy pair: (A - Y) / denominator."""
         return (A - Y) / denominator
 
-    # -- optimisers (never write W or the state: the training loop keeps them as its snapshot)
-    def gd_update(self, W, dW, learning_rate: float):
+    # -- optimisers (never write W or the state: the training loop keeps them as its snapshot).
+    # ``reuse_dW=True``: the caller gives dW up (a training step's own gradient, used by this
+    # update alone), so an implementation may build the results in its memory; these generic
+    # ones stay functional and ignore it.
+    def gd_update(self, W, dW, learning_rate: float, reuse_dW: bool = False):
         """W - learning_rate * dW."""
         return W - learning_rate * dW
 
-    def momentum_update(self, W, dW, v, learning_rate: float, beta: float):
+    def momentum_update(self, W, dW, v, learning_rate: float, beta: float, reuse_dW: bool = False):
         """``(W_new, v_new)`` with v = beta v + (1 - beta) dW (v None: zeros), W = W - lr v."""
         v = (1.0 - beta) * dW if v is None else beta * v + (1.0 - beta) * dW
         return W - learning_rate * v, v
 
-    def rmsprop_update(self, W, dW, s, learning_rate: float, beta: float, epsilon: float):
+    def rmsprop_update(self, W, dW, s, learning_rate: float, beta: float, epsilon: float, reuse_dW: bool = False):
         """``(W_new, s_new)`` with s = beta s + (1 - beta) dW^2, W = W - lr dW / (sqrt(s) + eps)."""
         xp = _namespace(dW)
         s = (1.0 - beta) * dW * dW if s is None else beta * s + (1.0 - beta) * dW * dW
         return W - learning_rate * dW / (xp.sqrt(s) + epsilon), s
 
-    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
+                    reuse_dW=False):
         """``(W_new, v_new, s_new)``: Adam with the bias corrections 1 - beta^t given."""
         xp = _namespace(dW)
         v = (1.0 - beta1) * dW if v is None else beta1 * v + (1.0 - beta1) * dW
         s = (1.0 - beta2) * dW * dW if s is None else beta2 * s + (1.0 - beta2) * dW * dW
-        return W - learning_rate * (v / correction1) / (xp.sqrt(s / correction2) + epsilon), v, s
+        # lr (v / c1) / (sqrt(s / c2) + eps) with the bias corrections as scalars: equal to
+        # rounding, one pass over the arrays fewer and no division but one.
+        step, root2 = learning_rate / correction1, 1.0 / math.sqrt(correction2)
+        return W - v / (xp.sqrt(s) * root2 + epsilon) * step, v, s
+
+    # -- memory -------------------------------------------------------------------------------
+    def reusing_buffers(self):
+        """A context (``fit``'s epochs) in which an implementation may keep a step's large
+        temporaries for the next step instead of allocating them afresh; it must never write
+        an array that anything else still holds, and lets them go when the context ends.
+        The generic kernels keep nothing."""
+        return contextlib.nullcontext()
 
     # -- checks ---------------------------------------------------------------------------------
     def all_finite(self, arrays):

@@ -66,22 +66,23 @@ class CupyKernels(Kernels):
     def cross_entropy_dZ(self, A, Y, denominator):
         return _kernel("T a, T y, T den", "T dz", "dz = (a - y) / den;", "xpnet_xent_dz")(A, Y, denominator)
 
-    def gd_update(self, W, dW, learning_rate):
+    def gd_update(self, W, dW, learning_rate, reuse_dW=False):
         return _kernel("T w, T g, T lr", "T w_new", "w_new = w - lr * g;", "xpnet_gd")(W, dW, learning_rate)
 
-    def momentum_update(self, W, dW, v, learning_rate, beta):
+    def momentum_update(self, W, dW, v, learning_rate, beta, reuse_dW=False):
         body = "v_new = first ? keep * g : beta * v + keep * g; w_new = w - lr * v_new;"
         kernel = _kernel("T w, T g, T v, T lr, T beta, T keep, bool first", "T w_new, T v_new", body, "xpnet_momentum")
         return kernel(W, dW, 0.0 if v is None else v, learning_rate, beta, 1.0 - beta, v is None)
 
-    def rmsprop_update(self, W, dW, s, learning_rate, beta, epsilon):
+    def rmsprop_update(self, W, dW, s, learning_rate, beta, epsilon, reuse_dW=False):
         body = ("s_new = first ? keep * g * g : beta * s + keep * g * g; "
                 "w_new = w - lr * g / (sqrt(s_new) + eps);")
         kernel = _kernel("T w, T g, T s, T lr, T beta, T keep, T eps, bool first", "T w_new, T s_new", body,
                          "xpnet_rmsprop")
         return kernel(W, dW, 0.0 if s is None else s, learning_rate, beta, 1.0 - beta, epsilon, s is None)
 
-    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
+                    reuse_dW=False):
         body = ("v_new = first ? keep1 * g : b1 * v + keep1 * g; "
                 "s_new = first ? keep2 * g * g : b2 * s + keep2 * g * g; "
                 "w_new = w - lr * (v_new / c1) / (sqrt(s_new / c2) + eps);")

@@ -46,18 +46,19 @@ class TorchKernels(Kernels):
             return dA.mul_(1.0 - A * A)
         return super().activation_backward(activation, dA, Z, A)
 
-    def gd_update(self, W, dW, learning_rate):
+    def gd_update(self, W, dW, learning_rate, reuse_dW=False):
         import torch
 
         return torch.add(W, dW, alpha=-learning_rate)
 
-    def momentum_update(self, W, dW, v, learning_rate, beta):
+    def momentum_update(self, W, dW, v, learning_rate, beta, reuse_dW=False):
         import torch
 
         v_new = torch.mul(dW, 1.0 - beta) if v is None else torch.mul(v, beta).add_(dW, alpha=1.0 - beta)
         return torch.add(W, v_new, alpha=-learning_rate), v_new
 
-    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2):
+    def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
+                    reuse_dW=False):
         import torch
 
         if v is None or s is None:
