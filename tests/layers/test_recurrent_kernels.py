@@ -117,12 +117,17 @@ def test_numpy_softmax_kernels_equal_the_generic_ones(dtype):
 
 
 @pytest.mark.parametrize("dtype", ["float32", "float64"])
-def test_numpy_softmax_redoes_rows_far_below_their_blocks_maximum(dtype):
-    """NumPy's softmax shifts each (T_q, T_k) block by its maximum; a row far below it would
-    underflow to 0 / 0, so it is redone with its own maximum and matches the generic one."""
+@pytest.mark.parametrize("case", ["row far below", "scores past overflow", "both"])
+def test_numpy_softmax_shifts_and_redoes_rows_as_needed(dtype, case):
+    """NumPy's softmax exponentiates scores unshifted while they are far from overflow, else
+    shifted by each (T_q, T_k) block's maximum; a row far below the shift would underflow to
+    0 / 0, so it is redone with its own maximum. Every way matches the generic softmax."""
     arr, _ = _draw(dtype, 6)
     S = arr(2, 3, 5, 7, scale=2.0)
-    S[1, 2, 3, :] -= 1000.0  # exp(S - block max) underflows to 0 for the whole row
+    if case != "row far below":
+        S += 1000.0  # exp overflows even in float64 without a shift
+    if case != "scores past overflow":
+        S[1, 2, 3, :] -= 2000.0  # exp(S - shift) underflows to 0 for the whole row
     P_ref = GENERIC.softmax_rows(S.copy())
     P = kernels_of(S).softmax_rows(S.copy())
     assert np.all(np.isfinite(P))

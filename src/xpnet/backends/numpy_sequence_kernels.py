@@ -52,11 +52,16 @@ def _scratch(name, shape, dtype):
     return buf[:size].reshape(shape)
 
 
+# Scores up to this fraction of log(largest float) are exponentiated unshifted: a row of
+# 10^6 terms of exp(0.7 log(max)) still sums far below the largest float.
+_UNSHIFTED_MAX = 0.7
+
+
 def _safe_row_sum(dtype):
-    """The smallest row sum of exp(S - block maximum) that keeps every term that matters.
+    """The smallest row sum of exp(S - shift) that keeps every term that matters.
 
     A row summing to at least exp(-0.35 L), L = -log(smallest normal), has its own maximum
-    within 0.35 L + log(T_k) of the block's, so only terms below T_k exp(-0.65 L) of that
+    within 0.35 L + log(T_k) of the shift, so only terms below T_k exp(-0.65 L) of that
     maximum (1e-23 in float32 with T_k = 50) can underflow: far below rounding in any
     probability or gradient.
     """
@@ -193,19 +198,21 @@ class NumpySequenceKernels:
     def softmax_rows(self, S):
         # A maximum per row is a reduction over short rows, NumPy's slowest kind (1.8 ms of a
         # 4.2 ms softmax of 64 x 8 x 50 x 50 scores), and the row sums are the same kind. Any
-        # shift that keeps exp from overflowing gives the same probabilities, so the maximum
-        # of each whole (T_q, T_k) block is taken instead (0.23 ms), and the row sums come
-        # from one product with a column of ones (0.39 ms instead of 0.97 ms). A row far
-        # below its block's maximum could lose its larger terms to underflow: a row whose sum
-        # falls under a safe bound is redone with its own maximum.
+        # shift that keeps exp from overflowing gives the same probabilities: none at all
+        # while the largest score is far from overflow (one fast reduction over the whole
+        # array), else each (T_q, T_k) block's maximum; the row sums come from one product
+        # with a column of ones (0.39 ms instead of 0.97 ms). A row far below the shift
+        # could lose its larger terms to underflow: a row whose sum falls under a safe bound
+        # is redone with its own maximum.
         if not (isinstance(S, np.ndarray) and S.flags.writeable and S.dtype.kind == "f" and S.ndim >= 2
                 and S.size):
             return super().softmax_rows(S)
-        np.subtract(S, S.max(axis=(-2, -1), keepdims=True), out=S)
+        if not S.max() <= _UNSHIFTED_MAX * np.log(np.finfo(S.dtype).max):  # also catches NaN
+            np.subtract(S, S.max(axis=(-2, -1), keepdims=True), out=S)
         P = np.exp(S)
         sums = P @ np.ones((S.shape[-1], 1), dtype=P.dtype)
-        if not sums.min() >= _safe_row_sum(P.dtype):  # also catches NaN
-            np.subtract(S, S.max(axis=-1, keepdims=True), out=P)  # S, shifted, still holds the scores
+        if not sums.min() >= _safe_row_sum(P.dtype):
+            np.subtract(S, S.max(axis=-1, keepdims=True), out=P)  # S (maybe shifted) still holds the scores
             np.exp(P, out=P)
             sums = P.sum(axis=-1, keepdims=True)
         np.divide(P, sums, out=P)
