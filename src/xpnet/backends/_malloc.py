@@ -10,7 +10,9 @@ for the next step. The cost is that memory freed after the peak stays with the p
 (up to the trim threshold), as with a caching allocator.
 
 Applied once, when the first NumPy backend is made; ``XPNET_MALLOC=system`` leaves
-malloc as it is. Anything but Linux with glibc is left alone.
+malloc as it is. So does a malloc policy already set in the environment: a dask worker's
+nanny sets ``MALLOC_TRIM_THRESHOLD_`` so that freed memory goes back at once, because the
+worker pauses or is restarted by its memory use. Anything but Linux with glibc is left alone.
 """
 
 from __future__ import annotations
@@ -26,6 +28,9 @@ _M_TRIM_THRESHOLD, _M_MMAP_THRESHOLD = -1, -3
 MMAP_THRESHOLD = 32 << 20  # glibc's largest: blocks above it are still mmap'ed and unmapped on free
 TRIM_THRESHOLD = 1 << 30  # free memory kept at the top of the heap before any goes back
 
+# glibc's own tunables: when one is set, someone chose this process's malloc policy.
+_GLIBC_VARIABLES = ("MALLOC_TRIM_THRESHOLD_", "MALLOC_MMAP_THRESHOLD_", "MALLOC_TOP_PAD_", "MALLOC_MMAP_MAX_")
+
 _state = {"applied": None}
 
 
@@ -38,6 +43,8 @@ def keep_freed_memory() -> bool:
 
 def _apply() -> bool:
     if os.environ.get("XPNET_MALLOC", "").strip().lower() == "system" or not sys.platform.startswith("linux"):
+        return False
+    if any(name in os.environ for name in _GLIBC_VARIABLES):
         return False
     try:
         mallopt = ctypes.CDLL("libc.so.6").mallopt

@@ -26,7 +26,6 @@ Arrays outside that layout (sequences, data chunked along the rows) take the gen
 from __future__ import annotations
 
 from ._generic_kernels import Kernels, keep_threshold
-from ._malloc import keep_freed_memory
 
 __all__ = ["DaskKernels"]
 
@@ -72,9 +71,6 @@ def _bias_activation(Z, b, activation):
 def _dense(W, A_prev, b, activation, keep_Z, kernels_of):
     """Z = W A_prev + b (``keep_Z``) or A = g(Z), by the chunk library's kernels: the product
     is this task's own array, so they may work in its memory."""
-    # Every step begins here on every chunk: a worker process keeps its freed memory mapped
-    # too, as the client's NumPy backend does (a no-op after the first call).
-    keep_freed_memory()
     Z = W @ A_prev
     if keep_Z:  # A is the next task's: Z has other readers (the cost, the backward pass)
         Z += b
