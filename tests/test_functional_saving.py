@@ -9,9 +9,10 @@ import numpy as np
 import pytest
 
 import xpnet as xn
-from xpnet import io as xio
 
 from test_functional_fit import T_DEC, T_ENC, V_IN, V_OUT, _data, rnn
+from test_io import _host, _same_state
+from test_io_hostile import _parts, _write
 
 
 def transformer(seed=0, backend="numpy", dropout=0.0):
@@ -27,20 +28,6 @@ def bidirectional(seed=0, backend="numpy"):
 
 
 MODELS = {"rnn": rnn, "transformer": transformer, "bidirectional": bidirectional}
-
-
-def _host(model):
-    return {k: xn.to_numpy(v) for k, v in model.parameters().items()}
-
-
-def _same_state(a, b):
-    pa, pb = _host(a), _host(b)
-    assert pa.keys() == pb.keys() and all(np.array_equal(pa[k], pb[k]) for k in pa)
-    assert type(a.optimizer) is type(b.optimizer) and a.optimizer.get_config() == b.optimizer.get_config()
-    assert a.optimizer.iterations == b.optimizer.iterations and a.optimizer.state.keys() == b.optimizer.state.keys()
-    for k in a.optimizer.state:
-        assert np.array_equal(xn.to_numpy(a.optimizer.state[k]), xn.to_numpy(b.optimizer.state[k])), k
-    assert a.epochs_trained == b.epochs_trained
 
 
 @pytest.mark.parametrize("kind", MODELS)
@@ -115,20 +102,6 @@ def saved(tmp_path_factory):
     model = transformer()
     model.fit(Xe, Xd, Y, optimizer=xn.Adam(0.01), epochs=2, batch_size=8)
     return xn.save(model, tmp_path_factory.mktemp("m") / "t.npz")
-
-
-def _parts(path):
-    with np.load(path, allow_pickle=False) as f:
-        arrays = {k: f[k] for k in f.files}
-    header = json.loads(arrays.pop("__xpnet__").tobytes())
-    header.pop("digest")
-    return header, arrays
-
-
-def _write(path, header, arrays):
-    header = dict(header, digest=xio.digest(header, arrays))
-    np.savez(path, __xpnet__=np.frombuffer(json.dumps(header).encode(), dtype=np.uint8), **arrays)
-    return path
 
 
 def test_a_flipped_byte_fails_the_digest(saved, tmp_path):
