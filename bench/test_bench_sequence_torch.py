@@ -62,34 +62,19 @@ def _recurrent_torch(benchmark, name):
     benchmark(step)
 
 
-@pytest.mark.benchmark(group="lstm-vs-torch")
-def test_lstm_xpnet(benchmark):
-    _recurrent_xpnet(benchmark, xn.LSTM(N_A, return_sequences=True))
+RECURRENT = {"lstm": (xn.LSTM, "LSTM"), "gru": (xn.GRU, "GRU"), "rnn": (xn.SimpleRNN, "RNN")}
 
 
-@pytest.mark.benchmark(group="lstm-vs-torch")
-def test_lstm_torch(benchmark):
-    _recurrent_torch(benchmark, "LSTM")
+@pytest.mark.parametrize("cell", list(RECURRENT))
+def test_recurrent_xpnet(benchmark, cell):
+    benchmark.group = f"{cell}-vs-torch"
+    _recurrent_xpnet(benchmark, RECURRENT[cell][0](N_A, return_sequences=True))
 
 
-@pytest.mark.benchmark(group="gru-vs-torch")
-def test_gru_xpnet(benchmark):
-    _recurrent_xpnet(benchmark, xn.GRU(N_A, return_sequences=True))
-
-
-@pytest.mark.benchmark(group="gru-vs-torch")
-def test_gru_torch(benchmark):
-    _recurrent_torch(benchmark, "GRU")
-
-
-@pytest.mark.benchmark(group="rnn-vs-torch")
-def test_simple_rnn_xpnet(benchmark):
-    _recurrent_xpnet(benchmark, xn.SimpleRNN(N_A, return_sequences=True))
-
-
-@pytest.mark.benchmark(group="rnn-vs-torch")
-def test_simple_rnn_torch(benchmark):
-    _recurrent_torch(benchmark, "RNN")
+@pytest.mark.parametrize("cell", list(RECURRENT))
+def test_recurrent_torch(benchmark, cell):
+    benchmark.group = f"{cell}-vs-torch"
+    _recurrent_torch(benchmark, RECURRENT[cell][1])
 
 
 @pytest.mark.benchmark(group="encoder-block-vs-torch")
