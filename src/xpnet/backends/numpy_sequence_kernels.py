@@ -9,7 +9,11 @@ per element-wise operation, so the overrides cut passes and allocations, not ari
   so ONE ``tanh`` over the whole gate block gives tanh(z/2) for the sigmoid gates and
   tanh(z) for the candidate, and sigmoid(z) = 0.5 tanh(z/2) + 0.5 is two passes more;
 * the bias rides in the input product (a row of ones under X), and the backward pass gets
-  dW and db from ONE product of every step's dZ with every step's [a_{t-1}; x_t; 1].
+  dW and db from ONE product of every step's dZ with every step's [a_{t-1}; x_t; 1];
+* the LSTM's step makes its gates with ONE product of [W_a, W_x, b] and the stacked
+  [a_{t-1}; x_t; 1], into which the previous step wrote a_{t-1}: no input product
+  beforehand and no pass adding it in (4% of its forward + backward at n_a = 128, m = 64,
+  T = 50, measured interleaved on 2 cores).
 
 A padding mask carries the state over a padded step with one masked copy per state and
 step (``np.copyto(..., where=)``), and the backward pass splits each state's gradient into
@@ -75,6 +79,23 @@ def _with_ones(X):
     X1[:, :n_x, :] = X.transpose(2, 0, 1)
     X1[:, n_x, :] = 1.0
     return X1
+
+
+def _stacked_inputs(X, a0):
+    """Every step's [a_{t-1}; x_t; 1] as one time-major (T + 1, n_a + n_x + 1, m) array.
+
+    The state part of block t + 1 is filled in by step t, so each step's gates come from ONE
+    product with [W_a, W_x, b] (no separate input product, no pass adding it in), and the
+    weight gradients' right-hand side is already stacked. Block T holds only a_T.
+    """
+    n_x, m, T = X.shape
+    n = a0.shape[0]
+    H = np.empty((T + 1, n + n_x + 1, m), dtype=X.dtype)
+    H[0, :n] = a0
+    H[:T, n : n + n_x] = X.transpose(2, 0, 1)
+    H[:T, n + n_x] = 1.0
+    H[T, n:] = 0.0
+    return H
 
 
 def _keep(mask, dtype, T, m):
@@ -232,19 +253,16 @@ class NumpySequenceKernels:
         n = a0.shape[0]
         K = _keep(mask, X.dtype, T, m)
         Wb = _halved(W, b, 3 * n)
-        Wa = np.ascontiguousarray(Wb[:, :n])
-        X1 = _with_ones(X)
-        G = np.matmul(Wb[:, n:], X1)  # (T, 4 n_a, m): W_x x_t + b of every step at once
-        A = np.empty((T + 1, n, m), dtype=X.dtype)
-        C = np.empty_like(A)
+        H = _stacked_inputs(X, a0)
+        A = H[:, :n]  # a_t lives in H[t + 1], where the next step's product reads it
+        G = np.empty((T, 4 * n, m), dtype=X.dtype)
+        C = np.empty((T + 1, n, m), dtype=X.dtype)
         TC = np.empty((T, n, m), dtype=X.dtype)
-        A[0], C[0] = a0, c0
-        Z = np.empty((4 * n, m), dtype=X.dtype)
+        C[0] = c0
         ic = np.empty((n, m), dtype=X.dtype)
         for t in range(T):
             g = G[t]
-            np.matmul(Wa, A[t], out=Z)
-            np.add(g, Z, out=g)
+            np.matmul(Wb, H[t], out=g)
             np.tanh(g, out=g)
             S = g[: 3 * n]
             np.multiply(S, 0.5, out=S)
@@ -256,10 +274,10 @@ class NumpySequenceKernels:
             np.multiply(g[2 * n : 3 * n], TC[t], out=A[t + 1])
             _carry(K, t, C[t + 1], C[t])
             _carry(K, t, A[t + 1], A[t])
-        return LSTMCache(X1, G, C, TC, A, K)
+        return LSTMCache(H, G, C, TC, A, K)
 
     def lstm_backward(self, dA, da_T, dc_T, cache, W, need_dX=True):
-        X1, G, C, TC, A = cache[:5]
+        H, G, C, TC, A = cache[:5]
         T, _, m = G.shape
         n = A.shape[1]
         WaT = np.ascontiguousarray(W[:, :n].T)
@@ -295,8 +313,8 @@ class NumpySequenceKernels:
             np.matmul(WaT, d, out=da)
             skip_a.give(da)
             skip_c.give(dc)
-        n_x = X1.shape[1] - 1
-        dZ_cols, dWb = _weight_grads(dZ, (A[:T], X1), T, m)
+        n_x = H.shape[1] - n - 1
+        dZ_cols, dWb = _weight_grads(dZ, (H[:T],), T, m)
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, da, dc, dWb[:, :-1], dWb[:, -1:]
 
