@@ -76,3 +76,16 @@ def test_kernel_ratios_smoke(tmp_path):
     # activations top-down and builds each new W in its dW's memory can stay a little under it
     # where parameters dominate (this smoke run's m = 64), never far under.
     assert result["gemm"]["peak_memory_ratio"] >= 0.9
+
+
+def test_kernel_ratios_course_torch_smoke(tmp_path):
+    pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch) for the comparison")
+    spec = importlib.util.spec_from_file_location("kernel_ratios", Path(__file__).with_name("kernel_ratios.py"))
+    ratios = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(ratios)
+    path = tmp_path / "ratios.json"
+    assert ratios.main(["--small", "--only", "course_torch", "--json", str(path)]) == 0
+    import json
+
+    result = json.loads(path.read_text())["course_torch"]
+    assert result["ratio"] > 0 and set(result["epoch_s"]) == {"numpy_backend", "plain_torch"}
