@@ -94,3 +94,16 @@ def test_loss_names_and_defaults():
     assert losses.default_for("relu").name == "mean_squared_error"
     with pytest.raises(xn.XpnetValueError, match="valid names are: binary_crossentropy"):
         losses.get("hinge")
+
+
+@pytest.mark.parametrize("name", ["binary_crossentropy", "categorical_crossentropy", "mse"])
+@pytest.mark.parametrize("bad", [np.nan, np.inf, -np.inf])
+def test_non_finite_targets_are_refused_by_the_loss(name, bad, rng):
+    # fit leaves the NaN check of Y to the loss's own target check, and a loss called
+    # directly refuses them too instead of returning a NaN cost.
+    A, Y = _data(name, rng)
+    Y[1, 2] = bad
+    with pytest.raises(xn.XpnetValueError, match="NaN or infinite"):
+        losses.get(name)(A, Y)
+    with pytest.raises(xn.XpnetValueError, match="NaN or infinite"):
+        losses.get(name).check_targets(Y)

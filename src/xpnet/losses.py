@@ -18,7 +18,7 @@ import math
 
 from array_api_compat import array_namespace
 
-from ._validation import check_float_array
+from ._validation import check_finite, check_float_array
 from .backends.kernels import kernels_of
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
@@ -83,11 +83,16 @@ class Loss:
         return kernels_of(A).cross_entropy_dZ(A, Y, self.denominator(Y))
 
     def check_targets(self, Y, name: str = "Y") -> None:
-        """Raise :class:`~xpnet.XpnetValueError` if ``Y`` lies outside this loss's domain.
+        """Raise :class:`~xpnet.XpnetValueError` if ``Y`` holds NaN or infinity or lies outside
+        this loss's domain.
 
         Called by ``fit``, ``evaluate`` and ``gradients`` on the labels, once per call; the
-        base class accepts any finite values (regression).
+        base class accepts any finite values (regression). A subclass settles the common case
+        with ONE scalar read back from the device (one transfer on a GPU, one graph run on
+        dask) and works out what is wrong only when that scalar says something is. An
+        override must refuse NaN and infinity as well (``fit`` no longer checks them apart).
         """
+        check_finite(Y, name)
 
     def __call__(self, A, Y):
         """J(A, Y), after checking both arrays and Y's domain (``cost`` skips the checks)."""
@@ -114,6 +119,9 @@ class BinaryCrossentropy(Loss):
         # Y log A + (1 - Y) log(1 - A) is a cross-entropy only for Y in [0, 1]; outside it the
         # cost has no minimum and training runs away. Soft labels (0.9) are allowed.
         xp = array_namespace(Y)
+        if bool(xp.all((Y >= 0.0) & (Y <= 1.0))):  # NaN compares false: refused here too
+            return
+        check_finite(Y, name)
         low, high = float(xp.min(Y)), float(xp.max(Y))
         if low < 0.0 or high > 1.0:
             raise XpnetValueError(
@@ -150,16 +158,19 @@ class CategoricalCrossentropy(Loss):
     def check_targets(self, Y, name="Y"):
         # One example per column: each column is a one-hot vector (or a probability vector).
         xp = array_namespace(Y)
+        # Flattened, so (k, m) and per-step (k, m, T) targets are checked alike.
+        sums = xp.reshape(xp.sum(Y, axis=0), (-1,))
+        error = xp.abs(sums - 1.0)
+        tolerance = math.sqrt(float(xp.finfo(Y.dtype).eps))
+        if bool(xp.all(Y >= 0.0) & xp.all(error <= tolerance)):  # NaN and infinity fail it too
+            return
+        check_finite(Y, name)
         low = float(xp.min(Y))
         if low < 0.0:
             raise XpnetValueError(
                 f"categorical_crossentropy needs one-hot columns in {name} (k, m), got a negative value {low:g}; "
                 "one-hot encode the class indices first"
             )
-        # Flattened, so (k, m) and per-step (k, m, T) targets are checked alike.
-        sums = xp.reshape(xp.sum(Y, axis=0), (-1,))
-        error = xp.abs(sums - 1.0)
-        tolerance = math.sqrt(float(xp.finfo(Y.dtype).eps))
         worst = int(xp.argmax(error))
         if float(error[worst]) > tolerance:
             raise XpnetValueError(

@@ -257,9 +257,10 @@ class Sequential(Inference):
             check_Y_sequence(Y, out, m, name)
         else:
             check_Y(Y, self.n_out, m, name)
-        check_finite(Y, name)
-        if loss is not None:
-            loss.check_targets(Y, name)
+        if loss is None:
+            check_finite(Y, name)
+        else:
+            loss.check_targets(Y, name)  # NaN and infinity included, in the loss's one read-back
         return Y
 
     def _resolve_loss(self, loss):

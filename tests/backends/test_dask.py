@@ -201,3 +201,19 @@ def test_cupy_chunks_match_numpy():
     X, Y = planar_xor(200, seed=10)
     hist = _net("dask:gpu").fit(X, Y, learning_rate=0.5, epochs=5)
     np.testing.assert_allclose(hist.costs, _numpy_costs(X, Y, 5, learning_rate=0.5), rtol=1e-10)
+
+
+@pytest.mark.parametrize("loss, Y", [("binary_crossentropy", (np.arange(12) % 2.0)[None, :]),
+                                     ("categorical_crossentropy", np.eye(3)[:, np.arange(12) % 3])],
+                         ids=["binary", "categorical"])
+def test_valid_targets_are_checked_in_one_compute(loss, Y):
+    # Each check of fit's targets is a scheduler round trip on dask (about 60 ms on a
+    # distributed cluster): NaN, infinity and the loss's domain are settled by one scalar.
+    Yd = da.from_array(Y, chunks=4)
+    with _Counter() as counter:
+        xn.losses.get(loss).check_targets(Yd)
+    assert counter.computes == 1
+    bad = Y.copy()
+    bad[0, 5] = np.nan
+    with pytest.raises(xn.XpnetValueError, match="NaN or infinite"):
+        xn.losses.get(loss).check_targets(da.from_array(bad, chunks=4))
