@@ -115,6 +115,8 @@ def test_sequence_ratios_smoke(tmp_path):
     ratios = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(ratios)
     path = tmp_path / "ratios.json"
-    assert ratios.main(["--only", "rnn", "--rounds", "1", "--json", str(path)]) == 0
-    result = json.loads(path.read_text())["rnn"]
-    assert result["xpnet_vs_torch"] > 0 and set(result["seconds"]) == {"xpnet", "torch"}
+    assert ratios.main(["--only", "rnn", "lstm", "--rounds", "1", "--json", str(path)]) == 0
+    results = json.loads(path.read_text())
+    assert results["rnn"]["xpnet_vs_torch"] > 0 and set(results["rnn"]["seconds"]) == {"xpnet", "torch"}
+    assert set(results["lstm"]["seconds"]) == {"xpnet", "torch", "torch_without_onednn"}
+    assert results["lstm"]["xpnet_vs_torch_without_onednn"] > 0
