@@ -7,6 +7,10 @@ pyproject.toml): every case then runs once, at a reduced size, so the suite cann
 
 from __future__ import annotations
 
+import importlib.util
+import json
+from pathlib import Path
+
 import pytest
 
 
@@ -23,3 +27,21 @@ def pytest_benchmark_update_machine_info(config, machine_info):
     from xpnet.benchmarks import machine_info as xpnet_machine_info
 
     machine_info["xpnet"] = xpnet_machine_info()
+
+
+@pytest.fixture
+def run_script(tmp_path):
+    """Run ``bench/<name>.py``'s ``main(args + ["--json", ...])``; the JSON it wrote, as a dict.
+
+    The smoke tests of the interleaved-ratio scripts use it, so that those scripts cannot rot.
+    """
+
+    def run(name: str, *args: str) -> dict:
+        spec = importlib.util.spec_from_file_location(name, Path(__file__).with_name(name + ".py"))
+        script = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(script)
+        path = tmp_path / (name + ".json")
+        assert script.main([*args, "--json", str(path)]) == 0
+        return json.loads(path.read_text())
+
+    return run

@@ -8,9 +8,6 @@ targets of the kernel contract as interleaved ratios) on tiny sizes so that it c
 
 from __future__ import annotations
 
-import importlib.util
-from pathlib import Path
-
 import numpy as np
 import pytest
 
@@ -62,15 +59,8 @@ def test_kernel(benchmark, timing, kernel, impl):
     assert out is not None
 
 
-def test_kernel_ratios_smoke(tmp_path):
-    spec = importlib.util.spec_from_file_location("kernel_ratios", Path(__file__).with_name("kernel_ratios.py"))
-    ratios = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ratios)
-    path = tmp_path / "ratios.json"
-    assert ratios.main(["--small", "--only", "course", "gemm", "dropout", "--json", str(path)]) == 0
-    import json
-
-    result = json.loads(path.read_text())
+def test_kernel_ratios_smoke(run_script):
+    result = run_script("kernel_ratios", "--small", "--only", "course", "gemm", "dropout")
     assert result["course"]["ratio"] > 0 and 0 < result["gemm"]["matmul_fraction"]
     # The "minimum" counts every gradient and every activation at once; a step that frees the
     # activations top-down and builds each new W in its dW's memory can stay a little under it
@@ -78,14 +68,7 @@ def test_kernel_ratios_smoke(tmp_path):
     assert result["gemm"]["peak_memory_ratio"] >= 0.9
 
 
-def test_kernel_ratios_course_torch_smoke(tmp_path):
+def test_kernel_ratios_course_torch_smoke(run_script):
     pytest.importorskip("torch", reason="PyTorch is not installed (pip install torch) for the comparison")
-    spec = importlib.util.spec_from_file_location("kernel_ratios", Path(__file__).with_name("kernel_ratios.py"))
-    ratios = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ratios)
-    path = tmp_path / "ratios.json"
-    assert ratios.main(["--small", "--only", "course_torch", "--json", str(path)]) == 0
-    import json
-
-    result = json.loads(path.read_text())["course_torch"]
+    result = run_script("kernel_ratios", "--small", "--only", "course_torch")["course_torch"]
     assert result["ratio"] > 0 and set(result["epoch_s"]) == {"numpy_backend", "plain_torch"}

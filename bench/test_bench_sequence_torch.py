@@ -104,19 +104,10 @@ def test_encoder_block_torch(benchmark):
     benchmark(step)
 
 
-def test_sequence_ratios_smoke(tmp_path):
+def test_sequence_ratios_smoke(run_script):
     """``bench/sequence_ratios.py`` (the interleaved ratios the target is read from) runs."""
     _torch()
-    import importlib.util
-    import json
-    from pathlib import Path
-
-    spec = importlib.util.spec_from_file_location("sequence_ratios", Path(__file__).with_name("sequence_ratios.py"))
-    ratios = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(ratios)
-    path = tmp_path / "ratios.json"
-    assert ratios.main(["--only", "rnn", "lstm", "--rounds", "1", "--json", str(path)]) == 0
-    results = json.loads(path.read_text())
+    results = run_script("sequence_ratios", "--only", "rnn", "lstm", "--rounds", "1")
     assert results["rnn"]["xpnet_vs_torch"] > 0 and set(results["rnn"]["seconds"]) == {"xpnet", "torch"}
     assert set(results["lstm"]["seconds"]) == {"xpnet", "torch", "torch_without_onednn"}
     assert results["lstm"]["xpnet_vs_torch_without_onednn"] > 0

@@ -154,19 +154,16 @@ def _state(s, like):
     return np.zeros_like(like) if s is None else np.array(s, dtype=like.dtype, copy=True)
 
 
-def _weight_grads(dZ, H_parts, T, m):
-    """dW and db from ONE product: dZ (T, rows, m) against every step's stacked [H_parts; 1]."""
-    rows = dZ.shape[1]
+def _weight_grads(dZ, H, T, m):
+    """dW and db from ONE product: dZ (T, rows, m) against H (T, k, m), every step's stacked
+    right-hand side ending in a row of ones (LSTM, SimpleRNN: [a_{t-1}; x_t; 1]; GRU: [x_t; 1])."""
+    rows, k = dZ.shape[1], H.shape[1]
     dZ_cols = _scratch("dZ_cols", (rows, T, m), dZ.dtype)
     np.copyto(dZ_cols, dZ.transpose(1, 0, 2))
     dZ_cols = dZ_cols.reshape(rows, T * m)
-    k = sum(p.shape[1] for p in H_parts)
-    H = _scratch("H", (k, T, m), dZ.dtype)
-    start = 0
-    for p in H_parts:  # each (T, rows_p, m), time-major
-        H[start : start + p.shape[1]] = p.transpose(1, 0, 2)
-        start += p.shape[1]
-    dWb = dZ_cols @ H.reshape(k, T * m).T
+    H_cols = _scratch("H", (k, T, m), dZ.dtype)
+    np.copyto(H_cols, H.transpose(1, 0, 2))
+    dWb = dZ_cols @ H_cols.reshape(k, T * m).T
     return dZ_cols, dWb
 
 
@@ -316,7 +313,7 @@ class NumpySequenceKernels:
             skip_a.give(da)
             skip_c.give(dc)
         n_x = H.shape[1] - n - 1
-        dZ_cols, dWb = _weight_grads(dZ, (H[:T],), T, m)
+        dZ_cols, dWb = _weight_grads(dZ, H[:T], T, m)
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, da, dc, dWb[:, :-1], dWb[:, -1:]
 
@@ -392,7 +389,7 @@ class NumpySequenceKernels:
         n_x = X1.shape[1] - 1
         C_prev = C[:T]
         rows = dZ.shape[1]
-        dZ_cols, dWb = _weight_grads(dZ, (X1,), T, m)
+        dZ_cols, dWb = _weight_grads(dZ, X1, T, m)
         dZ3 = dZ_cols.reshape(rows, T, m)
         H_ur = np.ascontiguousarray(C_prev.transpose(1, 0, 2)).reshape(n, T * m)
         H_c = np.ascontiguousarray((G[:, n : 2 * n] * C_prev).transpose(1, 0, 2)).reshape(n, T * m)
@@ -433,6 +430,6 @@ class NumpySequenceKernels:
             np.matmul(WaaT, d, out=da)
             skip.give(da)
         n_x = H.shape[1] - n - 1
-        dZ_cols, dWb = _weight_grads(dZ, (H[:T],), T, m)
+        dZ_cols, dWb = _weight_grads(dZ, H[:T], T, m)
         dX = _dX(W[:, n:], dZ_cols, n_x, T, m) if need_dX else None
         return dX, da, dWb[:, :-1], dWb[:, -1:]
