@@ -62,6 +62,7 @@ def test_kernel(benchmark, timing, kernel, impl):
 def test_kernel_ratios_smoke(run_script):
     result = run_script("kernel_ratios", "--small", "--only", "course", "gemm", "dropout")
     assert result["course"]["ratio"] > 0 and 0 < result["gemm"]["matmul_fraction"]
+    assert 0 < result["gemm"]["handwritten_matmul_fraction"]
     # The "minimum" counts every gradient and every activation at once; a step that frees the
     # activations top-down and builds each new W in its dW's memory can stay a little under it
     # where parameters dominate (this smoke run's m = 64), never far under.

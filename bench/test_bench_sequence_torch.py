@@ -109,5 +109,7 @@ def test_sequence_ratios_smoke(run_script):
     _torch()
     results = run_script("sequence_ratios", "--only", "rnn", "lstm", "--rounds", "1")
     assert results["rnn"]["xpnet_vs_torch"] > 0 and set(results["rnn"]["seconds"]) == {"xpnet", "torch"}
-    assert set(results["lstm"]["seconds"]) == {"xpnet", "torch", "torch_without_onednn"}
+    assert set(results["lstm"]["seconds"]) == {"xpnet", "torch", "torch_without_onednn", "numpy_products",
+                                               "torch_products"}
     assert results["lstm"]["xpnet_vs_torch_without_onednn"] > 0
+    assert set(results["lstm"]["products_vs_torch_step"]) == {"numpy", "torch"}
