@@ -96,10 +96,18 @@ def check_example_shape(got, expected, name: str = "X") -> None:
         )
 
 
-def check_finite(A, name: str) -> None:
-    """Refuse NaN and infinity: they would silently turn every cost into NaN."""
-    xp = array_namespace(A)
-    if not bool(xp.all(xp.isfinite(A))):
+def check_finite(A, name: str, is_finite=None) -> None:
+    """Refuse NaN and infinity: they would silently turn every cost into NaN.
+
+    ``is_finite``: the backend kernels' exact test (``kernels.is_finite``), quicker on large
+    arrays than the array API's ``all(isfinite(A))``, which is used without it.
+    """
+    if is_finite is not None:
+        finite = is_finite(A)
+    else:
+        xp = array_namespace(A)
+        finite = bool(xp.all(xp.isfinite(A)))
+    if not finite:
         raise XpnetValueError(f"{name} contains NaN or infinite values; clean or impute them before training")
 
 

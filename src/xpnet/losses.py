@@ -92,7 +92,7 @@ class Loss:
         dask) and works out what is wrong only when that scalar says something is. An
         override must refuse NaN and infinity as well (``fit`` no longer checks them apart).
         """
-        check_finite(Y, name)
+        check_finite(Y, name, kernels_of(Y).is_finite)
 
     def __call__(self, A, Y):
         """J(A, Y), after checking both arrays and Y's domain (``cost`` skips the checks)."""

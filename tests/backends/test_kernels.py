@@ -153,6 +153,24 @@ def test_all_finite_matches_generic(backend, dtype):
     assert bool(_host(backend, backend.kernels.all_finite([big, big])))  # large is not infinite
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+def test_is_finite_answers_exactly(backend, dtype):
+    """The input check's test: a quick reduction may settle it, never decide it wrongly."""
+    host = _data((5, 7), seed=6)
+    for kernels in (backend.kernels, GENERIC):
+        assert kernels.is_finite(_put(backend, host, dtype)) is True
+    for bad in (float("nan"), float("inf"), -float("inf")):
+        dirty = host.copy()
+        dirty[4, 6] = bad
+        for kernels in (backend.kernels, GENERIC):
+            assert kernels.is_finite(_put(backend, dirty, dtype)) is False
+    # Finite values whose sum and sum of squares overflow: a quick test alone would say "not finite".
+    huge = np.full((5, 7), np.finfo(dtype).max / 2, dtype=dtype)
+    with np.errstate(over="ignore"):
+        assert not np.isfinite(huge.sum(dtype=dtype))
+    assert backend.kernels.is_finite(_put(backend, huge, dtype)) is True
+
+
 # -- the dropout generator -------------------------------------------------------------------
 def _python_mask(shape, keep_prob, seed, step):
     """The generator written out on Python ints: the specification the kernels implement."""

@@ -159,6 +159,15 @@ class Kernels(SequenceKernels):
         return contextlib.nullcontext()
 
     # -- checks ---------------------------------------------------------------------------------
+    def is_finite(self, A) -> bool:
+        """Whether every element of ``A`` is finite, on the host: the check of a user's input.
+
+        One read-back (a sync on a GPU, a graph run on dask). Overrides may settle the common
+        case with a cheaper reduction, but must answer exactly.
+        """
+        xp = _namespace(A)
+        return bool(xp.all(xp.isfinite(A)))
+
     def all_finite(self, arrays):
         """A 0-d boolean device array: every element of every array is finite (no host sync)."""
         flag = None

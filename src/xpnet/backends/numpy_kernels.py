@@ -168,6 +168,11 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         np.subtract(W, new, out=new)
         return new, v_new, s_new
 
+    def is_finite(self, A) -> bool:
+        if not isinstance(A, np.ndarray):
+            return super().is_finite(A)
+        return self._all_finite([A])  # 1.1 ms instead of 2.0 ms for a 784 x 8192 float32 X
+
     def all_finite(self, arrays):
         return np.asarray(self._all_finite(arrays))
 

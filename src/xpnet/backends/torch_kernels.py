@@ -37,13 +37,22 @@ class TorchKernels(Kernels):
         return None, Z
 
     def activation_backward(self, activation, dA, Z, A):
+        # ATen's own backward ops, one pass each, as autograd uses them: ReLU's
+        # threshold_backward took 0.62 ms where dA * (A > 0) took 2.9 ms (256 x 8192, 2 threads).
+        # Where A <= 0 it gives 0 even for a non-finite dA (the product gives NaN): the cost
+        # reports a diverging step either way.
+        import torch
+
         kind = _builtin(activation)
         if kind == "linear":
             return dA
-        if kind == "relu" and dA.shape == A.shape:
-            return dA.mul_(A > 0)
-        if kind == "tanh" and dA.shape == A.shape:
-            return dA.mul_(1.0 - A * A)
+        if dA.shape == A.shape and kind in ("relu", "tanh", "sigmoid"):
+            aten = torch.ops.aten
+            if kind == "relu":
+                return aten.threshold_backward(dA, A, 0.0)
+            if kind == "tanh":
+                return aten.tanh_backward(dA, A)
+            return aten.sigmoid_backward(dA, A)
         return super().activation_backward(activation, dA, Z, A)
 
     def gd_update(self, W, dW, learning_rate, reuse_dW=False):
@@ -69,6 +78,18 @@ class TorchKernels(Kernels):
             s_new = torch.mul(s, beta2).addcmul_(dW, dW, value=1.0 - beta2)
         denom = torch.div(s_new, correction2).sqrt_().add_(epsilon)
         return torch.addcdiv(W, v_new, denom, value=-learning_rate / correction1), v_new, s_new
+
+    def is_finite(self, A) -> bool:
+        # A sum is finite when every element is (0.70 ms against isfinite + all's 13.8 ms for
+        # a 784 x 8192 float32 X): only a sum that is not (a NaN, an infinity, or finite
+        # values whose sum overflows) needs the exact test.
+        import torch
+
+        if not (isinstance(A, torch.Tensor) and A.is_floating_point()):
+            return super().is_finite(A)
+        if bool(torch.isfinite(A.sum())):
+            return True
+        return bool(torch.isfinite(A).all())
 
     def all_finite(self, arrays):
         # W * 0 is 0 where W is finite and NaN where it is not: one sum tells, and costs a
