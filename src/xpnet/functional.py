@@ -25,6 +25,7 @@ from . import losses as _losses
 from ._validation import check_bool, check_finite, check_int, check_pair, check_verbose, holdout_size
 from .backends import resolve_backend
 from .backends._convert import parameters_to_backend
+from .backends.kernels import is_finite
 from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, ShapeError, XpnetTypeError, XpnetValueError
 from .layers import Layer
@@ -211,7 +212,7 @@ class Seq2Seq:
         if Y.ndim != 3 or Y.shape[0] != V or Y.shape[1] != m:
             raise ShapeError(f"{name} must be one-hot (V, m, T_dec) with V = {V}, m = {m} (or ids (m, T_dec)); "
                              f"got shape {tuple(Y.shape)}")
-        check_finite(Y, name)
+        check_finite(Y, name, is_finite)
         return Y
 
     def _enc_mask(self, X_enc):

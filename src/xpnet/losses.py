@@ -19,7 +19,7 @@ import math
 from array_api_compat import array_namespace
 
 from ._validation import check_finite, check_float_array
-from .backends.kernels import kernels_of
+from .backends.kernels import is_finite, kernels_of
 from .errors import ShapeError, XpnetTypeError, XpnetValueError
 
 __all__ = [
@@ -92,7 +92,7 @@ class Loss:
         dask) and works out what is wrong only when that scalar says something is. An
         override must refuse NaN and infinity as well (``fit`` no longer checks them apart).
         """
-        check_finite(Y, name, kernels_of(Y).is_finite)
+        check_finite(Y, name, is_finite)
 
     def __call__(self, A, Y):
         """J(A, Y), after checking both arrays and Y's domain (``cost`` skips the checks)."""

@@ -28,6 +28,7 @@ from ._validation import (
 )
 from .backends import get_backend, resolve_backend
 from .backends._convert import parameters_to_backend, to_backend
+from .backends.kernels import is_finite
 from .checkpoint import fit_setup, prepend_history
 from .errors import NotFittedError, XpnetTypeError, XpnetValueError
 from .inference import Inference
@@ -258,7 +259,7 @@ class Sequential(Inference):
         else:
             check_Y(Y, self.n_out, m, name)
         if loss is None:
-            check_finite(Y, name)
+            check_finite(Y, name, is_finite)
         else:
             loss.check_targets(Y, name)  # NaN and infinity included, in the loss's one read-back
         return Y

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from ._generic_kernels import Kernels, dropout_keys, keep_threshold, mix32
 
-__all__ = ["Kernels", "kernels_of", "kernels_for", "dropout_keys", "mix32", "keep_threshold"]
+__all__ = ["Kernels", "kernels_of", "kernels_for", "is_finite", "dropout_keys", "mix32", "keep_threshold"]
 
 
 _GENERIC = Kernels()
@@ -62,3 +62,9 @@ def kernels_of(x) -> Kernels:
 def kernels_for(backend) -> Kernels:
     """The kernels for a :class:`~xpnet.backends.Backend` (by its library's name)."""
     return _kernels_named(getattr(backend, "name", ""))
+
+
+def is_finite(A) -> bool:
+    """Whether every element of ``A`` is finite: the exact test of its library's kernels
+    (what ``check_finite`` takes for a user's X or Y)."""
+    return kernels_of(A).is_finite(A)

@@ -10,7 +10,7 @@ from array_api_compat import array_namespace
 
 from .._validation import check_finite, check_positive_int
 from ..backends._convert import to_backend
-from ..backends.kernels import kernels_of
+from ..backends.kernels import is_finite
 from ..errors import ShapeError
 
 __all__ = ["SequenceInput", "positive_int", "seq_matmul", "flat", "require_sequence_shape"]
@@ -56,7 +56,7 @@ class SequenceInput:
         """Move X to the backend, check it is (n_x, m, T) and finite; return X and its (n_x, T)."""
         X = to_backend(X, backend, dtype, name, examples=True)
         if self.accepts_2d and X.ndim == 2 and 0 not in tuple(X.shape):
-            check_finite(X, name, kernels_of(X).is_finite)
+            check_finite(X, name, is_finite)
             return X, (int(X.shape[0]),)
         if X.ndim != 3:
             raise ShapeError(
@@ -65,5 +65,5 @@ class SequenceInput:
             )
         if 0 in tuple(X.shape):
             raise ShapeError(f"{name} is empty (shape {tuple(X.shape)})")
-        check_finite(X, name, kernels_of(X).is_finite)
+        check_finite(X, name, is_finite)
         return X, (int(X.shape[0]), int(X.shape[2]))

@@ -14,7 +14,7 @@ import inspect
 from .._friendly import keras_hints
 from .._validation import check_finite, check_X
 from ..backends._convert import to_backend
-from ..backends.kernels import kernels_of
+from ..backends.kernels import is_finite
 from ..errors import XpnetValueError
 
 __all__ = ["Layer", "register_layer", "layer_from_config", "registered_layers", "check_masked_stack",
@@ -164,7 +164,7 @@ class Layer:
         """
         X = to_backend(X, backend, dtype, name, examples=True)
         check_X(X, None if self.input_shape is None else self.input_shape[0], name)
-        check_finite(X, name, kernels_of(X).is_finite)
+        check_finite(X, name, is_finite)
         return X, (int(X.shape[0]),)
 
     def compute_mask(self, X):
