@@ -301,6 +301,16 @@ def test_shuffling_is_reproducible_per_seed_and_identical_across_backends(backen
         np.testing.assert_allclose(backend.to_numpy(v), ref.parameters()[k], rtol=1e-12, atol=1e-14)
 
 
+def test_shuffled_mini_batches_do_not_depend_on_the_layout_of_X(backend):
+    """X in C order and the same X as the transpose of row-major data train identically."""
+    X, Y = _ids_data(23)
+    nets = [_net(backend, seed=3), _net(backend, seed=3)]
+    for net, X_in in zip(nets, (np.ascontiguousarray(X), np.ascontiguousarray(X.T).T)):
+        net.fit(X_in, Y, epochs=2, batch_size=5, learning_rate=0.1)
+    for k, v in nets[0].parameters().items():
+        np.testing.assert_array_equal(backend.to_numpy(v), backend.to_numpy(nets[1].parameters()[k]))
+
+
 def test_epoch_cost_is_the_mean_over_examples_of_each_batch_cost_before_its_update():
     X, Y = _ids_data(10)
     net = _net()

@@ -21,6 +21,7 @@ from dataclasses import dataclass, field
 
 from . import initializers as _initializers
 from ._validation import check_batch_size, check_epochs, check_non_negative, check_positive
+from .backends.kernels import kernels_of
 from .errors import DeviceOutOfMemoryError, TrainingDivergedError
 from .optim import StepGradients
 
@@ -77,18 +78,27 @@ def batch_slices(m: int, batch_size, order):
     return [order[a:b] for a, b in bounds]
 
 
-def take_columns(xp, A, cols, axis=1):
+def take_columns(A, cols, axis=1):
     """The examples ``cols`` of A along ``axis`` (1 for (n, m[, T]); 0 for token ids (m, T)).
 
-    A model with several inputs gives a tuple of arrays and a tuple of axes, one per input.
+    ``cols`` is None (all of them: A itself), a slice (a view) or an index array (a gather by
+    the backend's kernels). A model with several inputs gives a tuple of arrays and a tuple
+    of axes, one per input.
     """
     if cols is None:
         return A
     if isinstance(A, tuple):
-        return tuple(take_columns(xp, a, cols, ax) for a, ax in zip(A, axis))
+        return tuple(take_columns(a, cols, ax) for a, ax in zip(A, axis))
     if isinstance(cols, slice):
         return A[cols, ...] if axis == 0 else A[:, cols, ...]
-    return xp.take(A, cols, axis=axis)
+    return kernels_of(A).take_examples(A, cols, axis)
+
+
+def examples_outermost(A, axis=1):
+    """A (or each input of a tuple) laid out by its kernels for gathering shuffled mini-batches."""
+    if isinstance(A, tuple):
+        return tuple(examples_outermost(a, ax) for a, ax in zip(A, axis))
+    return kernels_of(A).examples_outermost(A, axis)
 
 
 def hold_out_last(X, Y, n_held: int, x_axis=1):
@@ -98,8 +108,8 @@ def hold_out_last(X, Y, n_held: int, x_axis=1):
     """
     m = int(Y.shape[1])
     kept, held = slice(0, m - n_held), slice(m - n_held, m)
-    take = lambda A, cols, axis: take_columns(None, A, cols, axis)  # noqa: E731 - slices need no namespace
-    return take(X, kept, x_axis), take(Y, kept, 1), (take(X, held, x_axis), take(Y, held, 1))
+    return (take_columns(X, kept, x_axis), take_columns(Y, kept, 1),
+            (take_columns(X, held, x_axis), take_columns(Y, held, 1)))
 
 
 def l2_penalty(net, l2: float, m: int):
@@ -216,7 +226,7 @@ def train(
     l2 = check_non_negative(l2, "l2")
     clip_norm = None if clip_norm is None else check_positive(clip_norm, "clip_norm")
     clip_value = None if clip_value is None else check_positive(clip_value, "clip_value")
-    xp, backend = net.xp, net.backend
+    backend = net.backend
     # Readable while the loop runs (as Keras's model.history): what an interrupt handler saves.
     history = net.history = History()
     callbacks = list(callbacks)
@@ -224,13 +234,15 @@ def train(
         _call(cb, "set_model", net)
         _call(cb, "on_train_begin", {})
     rng = net.shuffle_rng
+    shuffling = shuffle and batch_size is not None and batch_size < m
+    if shuffling:  # once per call: each epoch then gathers its batches from this layout
+        X, Y = examples_outermost(X, x_axis), examples_outermost(Y, 1)
     # Large temporaries of one step are handed to the next (NumPy: no fresh pages per
     # step); dropped when training ends.
     with backend.kernels.reusing_buffers():
         for epoch in range(initial_epoch, epochs):
             for cb in callbacks:
                 _call(cb, "on_epoch_begin", epoch, {})
-            shuffling = shuffle and batch_size is not None and batch_size < m
             # Updates build new arrays (or reuse the step's own gradients' memory), never writing
             # the old parameters or state, so references (and a shallow copy of the optimiser's
             # state) are a free snapshot to roll back to. The generator moves only when shuffling.
@@ -250,7 +262,7 @@ def train(
                 # the non-finite check below is, and it restores the last finite parameters.
                 with backend.quiet_float_errors():
                     for cols in batch_slices(m, batch_size, order):
-                        Xb, Yb = take_columns(xp, X, cols, x_axis), take_columns(xp, Y, cols)
+                        Xb, Yb = take_columns(X, cols, x_axis), take_columns(Y, cols)
                         cost = train_step(net, Xb, Yb, loss=loss, optimizer=optimizer, l2=l2, clip_norm=clip_norm,
                                           clip_value=clip_value)
                         weighted = cost if cols is None else cost * (int(Yb.shape[1]) / m)

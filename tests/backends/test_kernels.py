@@ -171,6 +171,40 @@ def test_is_finite_answers_exactly(backend, dtype):
     assert backend.kernels.is_finite(_put(backend, huge, dtype)) is True
 
 
+# -- mini-batches ----------------------------------------------------------------------------
+BATCH_INPUTS = {  # (host array, the axis of its examples)
+    "X (n_x, m)": (_data((6, 11), seed=7), 1),
+    "X.T of row-major data": (np.asfortranarray(_data((6, 11), seed=7)), 1),
+    "sequences (n_x, m, T)": (_data((4, 11, 3), seed=8), 1),
+    "token ids (m, T)": (np.arange(44.0).reshape(11, 4), 0),
+}
+
+
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("name", list(BATCH_INPUTS))
+def test_mini_batches_hold_the_same_examples_in_any_layout(backend, name, dtype):
+    host, axis = BATCH_INPUTS[name]
+    want_host = host.astype(dtype)
+    cols = [7, 0, 3, 3, 10]
+    A = _put(backend, host, dtype)
+    index = backend.asarray(np.array(cols))
+    for kernels in (backend.kernels, GENERIC):
+        source = kernels.examples_outermost(A, axis)
+        np.testing.assert_array_equal(_host(backend, source), want_host)  # a layout, never other values
+        for batch in (kernels.take_examples(source, index, axis), kernels.take_examples(A, index, axis)):
+            np.testing.assert_array_equal(_host(backend, batch), np.take(want_host, cols, axis=axis))
+    np.testing.assert_array_equal(_host(backend, A), want_host)  # the caller's array is never written
+
+
+def test_numpy_gathers_examples_from_whole_rows():
+    kernels = xn.get_backend("numpy").kernels
+    X = _data((6, 11))
+    source = kernels.examples_outermost(X, 1)
+    assert source is not X and np.moveaxis(source, 1, 0).flags.c_contiguous  # one copy, examples outermost
+    X_from_rows = np.ascontiguousarray(X.T).T  # the data.T of row-major data
+    assert kernels.examples_outermost(X_from_rows, 1) is X_from_rows  # already so: no copy
+
+
 # -- the dropout generator -------------------------------------------------------------------
 def _python_mask(shape, keep_prob, seed, step):
     """The generator written out on Python ints: the specification the kernels implement."""

@@ -71,6 +71,22 @@ class Kernels(SequenceKernels):
     #: The library whose arrays the overrides are written for ("generic" here).
     name = "generic"
 
+    # -- mini-batches of examples -----------------------------------------------------------
+    def examples_outermost(self, A, axis: int):
+        """``A``'s values laid out for gathering mini-batches of examples along ``axis``.
+
+        ``fit`` calls it once per call that shuffles mini-batches, on X and Y, and takes every
+        batch from the result with :meth:`take_examples`. The array API leaves memory layout
+        to the library, so the generic kernels return A as it is; an override may return a
+        copy (the same shape and values) whose examples lie outermost in memory, so that a
+        batch is a gather of contiguous blocks.
+        """
+        return A
+
+    def take_examples(self, A, cols, axis: int):
+        """The examples ``cols`` (an integer index array) of ``A`` along ``axis``, in that order."""
+        return _namespace(A).take(A, cols, axis=axis)
+
     # -- Dense: Z = W A_prev + b, A = g(Z) ---------------------------------------------------
     def bias_activation(self, Z, b, activation, keep_Z=True):
         """``(Z + b, g(Z + b))``: the bias and the activation of a fresh product ``Z = W A_prev``.

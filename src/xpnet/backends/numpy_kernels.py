@@ -48,6 +48,24 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
 
     name = "numpy"
 
+    def examples_outermost(self, A, axis):
+        # The course's (n_x, m) X in C order keeps one example's n_x values m elements apart:
+        # gathering 64 shuffled examples of a 784 x 8192 float32 X took 188 us, against 8.7 us
+        # of whole-row copies from this layout (one copy of X per fit call).
+        moved = np.moveaxis(A, axis, 0)
+        if moved.flags.c_contiguous:
+            return A
+        try:
+            return np.moveaxis(np.ascontiguousarray(moved), 0, axis)
+        except MemoryError:  # no room for the copy: batches are gathered from A as it is
+            return A
+
+    def take_examples(self, A, cols, axis):
+        moved = np.moveaxis(A, axis, 0)
+        if moved.flags.c_contiguous:  # examples outermost: each one a contiguous block
+            return np.moveaxis(moved.take(cols, axis=0), 0, axis)
+        return np.take(A, cols, axis=axis)  # a strided gather along an inner axis
+
     def bias_activation(self, Z, b, activation, keep_Z=True):
         kind = _builtin(activation)
         if keep_Z or kind not in ("relu", "tanh", "leaky_relu", "linear"):

@@ -25,6 +25,27 @@ class TorchKernels(Kernels):
 
     name = "torch"
 
+    # Examples outermost, as the NumPy kernels (measured on CPU only: 784 x 8192 float32, 64
+    # shuffled examples gathered in 13.5 us instead of 207 us; other devices keep the generic path).
+    def examples_outermost(self, A, axis):
+        import torch
+
+        moved = A.movedim(axis, 0)
+        if A.device.type != "cpu" or moved.is_contiguous():
+            return A
+        try:
+            return moved.contiguous().movedim(0, axis)
+        except (MemoryError, RuntimeError):  # no room for the copy (CPU: a RuntimeError)
+            return A
+
+    def take_examples(self, A, cols, axis):
+        import torch
+
+        moved = A.movedim(axis, 0)
+        if A.device.type == "cpu" and moved.is_contiguous():
+            return torch.index_select(moved, 0, cols).movedim(0, axis)
+        return super().take_examples(A, cols, axis)
+
     def bias_activation(self, Z, b, activation, keep_Z=True):
         Z.add_(b)
         kind = _builtin(activation)
