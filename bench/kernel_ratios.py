@@ -1,6 +1,6 @@
 """The backend-kernel targets as measured ratios, one run, interleaved, minimum of repetitions.
 
-    PYTHONPATH=src python bench/kernel_ratios.py [--only course course_torch gemm dropout torch dask] [--json PATH]
+    PYTHONPATH=src python bench/kernel_ratios.py [--only course course_torch gemm dropout minibatch torch dask] [--json PATH]
 
 * ``course``: ``fit``'s per-epoch time on the course net [12288, 20, 7, 5, 1], m = 209,
   float32, against the tuned hand-written NumPy step (:class:`xpnet.benchmarks.HandwrittenStep`);
@@ -11,6 +11,9 @@
   epoch spent in its matrix products (target >= 90%) and a step's peak memory against the
   theoretical minimum (target <= 1.5x).
 * ``dropout``: one 1024 x 8192 float32 mask from the kernels against the host draw it replaced.
+* ``minibatch``: shuffled mini-batches (784-256-10, Adam, batch 64): ``fit``'s step with X
+  C-ordered and as ``data.T``, against a plain PyTorch loop over row-major data; one batch's
+  gather from each layout.
 * ``torch``: the torch backend against the NumPy backend and a plain PyTorch loop of the same
   math (nn.Linear + autograd + torch.optim.Adam), course net and 784-256-10 Adam (target <= 1.25x).
 * ``dask``: a 2-worker LocalCluster, 784-256(relu)-10, m = 100,000 in chunks, against NumPy on
@@ -244,6 +247,76 @@ def torch_ratios(small=False, rounds=7):
     return out
 
 
+def minibatch(small=False, rounds=5):
+    """Shuffled mini-batches (784-256-10, Adam, batch 64, m = 8192, float32): ``fit``'s step with
+    X in the course's C-ordered ``(n_x, m)`` and as ``data.T`` of row-major data, against a
+    plain PyTorch loop over the row-major data (a random permutation, batches of rows,
+    nn.Linear + autograd + Adam); and the gather of one batch from each layout."""
+    m, bs, epochs = (512, 64, 1) if small else (8192, 64, 2)
+    g = np.random.default_rng(0)
+    rows = g.standard_normal((m, 784)).astype(np.float32)  # one example per row, as data arrives
+    labels = g.integers(0, 10, m)
+    X_C, X_F = np.ascontiguousarray(rows.T), rows.T
+    Y = np.eye(10, dtype=np.float32)[:, labels]
+    net = xn.Sequential([xn.Dense(256, activation="relu"), xn.Dense(10, activation="softmax")], input_size=784,
+                        dtype="float32", seed=0)
+
+    def fit(X):
+        def run():
+            net.fit(X, Y, epochs=epochs, batch_size=bs, optimizer=xn.Adam(1e-3), loss="categorical_crossentropy")
+        return run
+
+    fns = {"fit_C_ordered_X": fit(X_C), "fit_X_as_data_T": fit(X_F)}
+    settle = 0.0
+    try:
+        fns["plain_torch"] = _plain_torch_minibatch(rows, Y.T.copy(), bs, epochs)
+        settle = 0.3
+    except ImportError:
+        pass
+    t = interleaved(fns, rounds, settle_s=settle)
+    steps = epochs * -(-m // bs)
+    kernels = net.backend.kernels
+    cols = g.permutation(m)[:bs]
+    source = kernels.examples_outermost(X_C, 1)
+    gathers = interleaved({"C_ordered": lambda: np.take(X_C, cols, axis=1),
+                           "examples_outermost": lambda: kernels.take_examples(source, cols, 1),
+                           "copy_to_examples_outermost": lambda: kernels.examples_outermost(X_C, 1)}, rounds * 3)
+    out = {"case": f"784-256-10 Adam, batch {bs}, m={m} float32, {epochs} epochs a fit",
+           "step_s": {k: v / steps for k, v in t.items()},
+           "gather_one_batch_s": {k: gathers[k] for k in ("C_ordered", "examples_outermost")},
+           "copy_once_per_fit_s": gathers["copy_to_examples_outermost"],
+           "X_as_data_T_vs_C_ordered": t["fit_X_as_data_T"] / t["fit_C_ordered_X"]}
+    if "plain_torch" in t:
+        out["C_ordered_vs_plain_torch"] = t["fit_C_ordered_X"] / t["plain_torch"]
+    return out
+
+
+def _plain_torch_minibatch(rows, Y_rows, bs, epochs):
+    """What a PyTorch user writes for the same training: rows of X, a random permutation per
+    epoch, nn.Linear + autograd + Adam (lr 1e-3), the epoch's mean cost read once."""
+    import torch
+
+    torch.set_num_threads(xb.blas_threads() or 2)
+    Xt, Yt = torch.from_numpy(rows), torch.from_numpy(Y_rows)
+    model = torch.nn.Sequential(torch.nn.Linear(784, 256), torch.nn.ReLU(), torch.nn.Linear(256, 10))
+    opt = torch.optim.Adam(model.parameters(), lr=1e-3)
+    m = Xt.shape[0]
+
+    def run():
+        for _ in range(epochs):
+            total = torch.zeros(())
+            for idx in torch.randperm(m).split(bs):
+                xb, yb = Xt[idx], Yt[idx]
+                cost = -(yb * torch.log_softmax(model(xb), dim=1)).sum() / xb.shape[0]
+                opt.zero_grad(set_to_none=True)
+                cost.backward()
+                opt.step()
+                total += cost.detach() * xb.shape[0]
+            float(total / m)
+
+    return run
+
+
 class _generic_kernels_for:
     """Within this block, arrays of ``x``'s type get the generic kernels (the dask overrides' baseline)."""
 
@@ -342,7 +415,8 @@ def dask_ratios(small=False, rounds=3):
             "target": "<= 2.0, flat graph"}
 
 
-CASES = {"course": course, "course_torch": course_torch, "gemm": gemm, "dropout": dropout, "torch": torch_ratios, "dask": dask_ratios}
+CASES = {"course": course, "course_torch": course_torch, "gemm": gemm, "dropout": dropout, "minibatch": minibatch,
+         "torch": torch_ratios, "dask": dask_ratios}
 
 
 def main(argv=None) -> int:

@@ -60,8 +60,10 @@ def test_kernel(benchmark, timing, kernel, impl):
 
 
 def test_kernel_ratios_smoke(run_script):
-    result = run_script("kernel_ratios", "--small", "--only", "course", "gemm", "dropout")
+    result = run_script("kernel_ratios", "--small", "--only", "course", "gemm", "dropout", "minibatch")
     assert result["course"]["ratio"] > 0 and 0 < result["gemm"]["matmul_fraction"]
+    assert {"fit_C_ordered_X", "fit_X_as_data_T"} <= set(result["minibatch"]["step_s"])
+    assert result["minibatch"]["X_as_data_T_vs_C_ordered"] > 0
     assert 0 < result["gemm"]["handwritten_matmul_fraction"]
     # The "minimum" counts every gradient and every activation at once; a step that frees the
     # activations top-down and builds each new W in its dW's memory can stay a little under it
