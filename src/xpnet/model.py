@@ -321,7 +321,7 @@ class Sequential(Inference):
             from X; on NumPy and torch (CPU) that is quickest with each example's values
             contiguous, as in ``data.T`` of row-major ``data``, so a C-ordered X is copied
             once per call into that layout (memory for a second X; 8.7 us instead of 188 us
-            to gather 64 examples of a 784 x 8192 float32 X).
+            to gather 64 examples of a 784 x 8192 float32 X). A memory-mapped X is never copied.
         validation_data : (X_val, Y_val), optional
             Evaluated after every epoch into ``history["val_cost"]`` (and ``"val_accuracy"``).
         validation_split : float, optional

@@ -205,6 +205,15 @@ def test_numpy_gathers_examples_from_whole_rows():
     assert kernels.examples_outermost(X_from_rows, 1) is X_from_rows  # already so: no copy
 
 
+def test_numpy_never_copies_a_memory_mapped_X(tmp_path):
+    """A file may be larger than memory: its batches are gathered from the file's pages."""
+    np.save(tmp_path / "X.npy", _data((6, 11)))
+    X = np.asarray(np.load(tmp_path / "X.npy", mmap_mode="r"))[:, 1:]  # a view of the mapped file
+    kernels = xn.get_backend("numpy").kernels
+    assert kernels.examples_outermost(X, 1) is X
+    np.testing.assert_array_equal(kernels.take_examples(X, np.array([3, 0]), 1), X[:, [3, 0]])
+
+
 # -- the dropout generator -------------------------------------------------------------------
 def _python_mask(shape, keep_prob, seed, step):
     """The generator written out on Python ints: the specification the kernels implement."""

@@ -14,6 +14,7 @@ from __future__ import annotations
 import contextlib
 import contextvars
 import math
+import mmap
 import os
 import sys
 
@@ -53,7 +54,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         # gathering 64 shuffled examples of a 784 x 8192 float32 X took 188 us, against 8.7 us
         # of whole-row copies from this layout (one copy of X per fit call).
         moved = np.moveaxis(A, axis, 0)
-        if moved.flags.c_contiguous:
+        if moved.flags.c_contiguous or _memory_mapped(A):  # a file may be larger than memory
             return A
         try:
             return np.moveaxis(np.ascontiguousarray(moved), 0, axis)
@@ -348,6 +349,15 @@ def _product(W, A):
         pool.keep(out)
         return out
     return np.matmul(W, A, out=out)
+
+
+def _memory_mapped(A) -> bool:
+    """Whether A's memory is a mapped file (np.memmap, np.load(..., mmap_mode=...)), or a view of one."""
+    while A is not None:
+        if isinstance(A, (np.memmap, mmap.mmap)):
+            return True
+        A = getattr(A, "base", None)
+    return False
 
 
 def _blas_threads() -> int:
