@@ -211,6 +211,29 @@ def test_updates_into_a_given_up_gradient_match_generic(backend, dtype):
         np.testing.assert_array_equal(backend.to_numpy(arr), host.astype(dtype))
 
 
+@pytest.mark.parametrize("dtype", DTYPES)
+@pytest.mark.parametrize("layouts", ["CCCC", "FFFF", "CFFF"])
+def test_adam_in_blocks_matches_generic(backend, dtype, layouts):
+    """Adam over several blocks (its arrays in one layout) and over the whole array (mixed
+    layouts, as on a first step from C-ordered initial weights): the generic results, three
+    steps running, given-up gradients and kept ones alike."""
+    g = np.random.default_rng(21)
+    hosts = [g.standard_normal(SHAPES[0]) for _ in range(4)]
+    W, dW, v, s = (_put(backend, np.asfortranarray(h) if order == "F" else h, dtype) for h, order in zip(hosts, layouts))
+    s = abs(s)
+    fast = ref = (W, None, None)
+    for step in (1, 2, 3):
+        c1, c2 = 1.0 - 0.9**step, 1.0 - 0.999**step
+        args = (0.01, 0.9, 0.999, 1e-8, c1, c2)
+        fast = backend.kernels.adam_update(fast[0], dW * step, fast[1], fast[2], *args, reuse_dW=step > 1)
+        ref = GENERIC.adam_update(ref[0], dW * step, ref[1], ref[2], *args)
+        for got, want in zip(fast, ref):
+            _same(backend, got, want, dtype)
+    again = backend.kernels.adam_update(W, dW, v, s, 0.01, 0.9, 0.999, 1e-8, 0.5, 0.25)  # given state
+    for got, want in zip(again, GENERIC.adam_update(W, dW, v, s, 0.01, 0.9, 0.999, 1e-8, 0.5, 0.25)):
+        _same(backend, got, want, dtype)
+
+
 def _data_address(x):
     return x.__array_interface__["data"][0]
 
