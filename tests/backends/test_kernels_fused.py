@@ -292,10 +292,10 @@ def test_a_gradient_held_elsewhere_is_never_overwritten():
 @pytest.fixture
 def small_buffers(monkeypatch):
     """NumPy's kept product buffers at test sizes (they start at 8 MiB)."""
-    from xpnet.backends import numpy_kernels
+    from xpnet.backends import numpy_memory
 
-    monkeypatch.setattr(numpy_kernels._Buffers, "MIN_BYTES", 1024)
-    return numpy_kernels
+    monkeypatch.setattr(numpy_memory.Buffers, "MIN_BYTES", 1024)
+    return numpy_memory
 
 
 def test_kept_buffers_are_reused_only_when_nothing_holds_them(small_buffers):
@@ -326,6 +326,8 @@ def test_kept_buffers_are_reused_only_when_nothing_holds_them(small_buffers):
 def test_fit_with_kept_buffers_matches_fit_without(small_buffers, monkeypatch, dtype):
     import contextlib
 
+    from xpnet.backends.numpy_kernels import NumpyKernels
+
     g = np.random.default_rng(22)
     X, Y = g.standard_normal((30, 120)), np.eye(4)[:, g.integers(0, 4, 120)]
 
@@ -336,7 +338,7 @@ def test_fit_with_kept_buffers_matches_fit_without(small_buffers, monkeypatch, d
         return hist.costs + hist.history["val_cost"], net.parameters()
 
     costs, params = fitted()
-    monkeypatch.setattr(small_buffers.NumpyKernels, "reusing_buffers", lambda self: contextlib.nullcontext())
+    monkeypatch.setattr(NumpyKernels, "reusing_buffers", lambda self: contextlib.nullcontext())
     costs_fresh, params_fresh = fitted()
     assert costs == costs_fresh
     for name in params:

@@ -11,16 +11,13 @@ in cache and never add a full-size array to a training step's peak memory.
 
 from __future__ import annotations
 
-import contextlib
-import contextvars
 import math
-import mmap
 import os
-import sys
 
 import numpy as np
 
 from ._generic_kernels import MIX_A, MIX_B, Kernels, dropout_keys, keep_threshold
+from .numpy_memory import given_up, memory_mapped, product, reusing_buffers
 from .numpy_sequence_kernels import NumpySequenceKernels
 
 __all__ = ["NumpyKernels"]
@@ -54,7 +51,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         # gathering 64 shuffled examples of a 784 x 8192 float32 X took 188 us, against 8.7 us
         # of whole-row copies from this layout (one copy of X per fit call).
         moved = np.moveaxis(A, axis, 0)
-        if moved.flags.c_contiguous or _memory_mapped(A):  # a file may be larger than memory
+        if moved.flags.c_contiguous or memory_mapped(A):  # a file may be larger than memory
             return A
         try:
             return np.moveaxis(np.ascontiguousarray(moved), 0, axis)
@@ -93,10 +90,10 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
     def dense_forward(self, W, A_prev, b, activation, keep_Z=True):
         if _deep_and_short(W, A_prev):
             return self.bias_activation((A_prev.T @ W.T).T, b, activation, keep_Z)
-        return self.bias_activation(_product(W, A_prev), b, activation, keep_Z)
+        return self.bias_activation(product(W, A_prev), b, activation, keep_Z)
 
     def reusing_buffers(self):
-        return _reusing_buffers()
+        return reusing_buffers()
 
     def activation_backward(self, activation, dA, Z, A):
         return self.activation_backward_db(activation, dA, Z, A, with_db=False)[0]
@@ -145,7 +142,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         dW = (A_prev @ dZ.T).T if A_prev.ndim == 2 else dZ @ A_prev.T
         if db is None:
             db = np.add.reduce(dZ, axis=1, keepdims=True)  # np.sum without its Python wrapper
-        return (_product(W.T, dZ) if need_dA_prev else None), dW, db
+        return (product(W.T, dZ) if need_dA_prev else None), dW, db
 
     def cross_entropy_dZ(self, A, Y, denominator):
         dZ = np.subtract(A, Y)
@@ -153,13 +150,13 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
         return dZ
 
     def gd_update(self, W, dW, learning_rate, reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None  # a statement of its own: see _given_up
+        out = given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None  # a statement of its own: see given_up
         new = np.multiply(dW, learning_rate, out=out)
         np.subtract(W, new, out=new)
         return new
 
     def momentum_update(self, W, dW, v, learning_rate, beta, reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
+        out = given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
         v_new = np.multiply(dW, 1.0 - beta, out=out)
         if v is not None:
             v_new = _axpy(v, beta, v_new)
@@ -169,7 +166,7 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
 
     def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
                     reuse_dW=False):
-        out = _given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
+        out = given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
         flat = _flat_views(W, dW, v, s) if dW.size > _BLOCK else None
         if flat is None:
             return self._adam_whole(W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2, out)
@@ -276,120 +273,6 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
             np.less(xs, threshold, out=ks)
             np.multiply(ks, scale, out=flat[start:start + size])
         return D
-
-
-def _reference_counts(dW) -> tuple[int, int]:
-    base = dW.base
-    return sys.getrefcount(dW), (0 if base is None else sys.getrefcount(base))
-
-
-def _calibrate() -> tuple[int, int]:
-    """The counts :func:`_given_up` sees for a gradient held by ONE dict (the step's grads)
-    and, like the transposed product's dW, a view of a buffer that only it holds.
-
-    Measured through calls as deep as the kernels' (what an argument adds differs between
-    Python versions), so the check needs no constant.
-    """
-
-    def kernel(dW):
-        out = given_up(dW)
-        return out
-
-    def given_up(dW):
-        return _reference_counts(dW)
-
-    grads = {"dW": np.empty((2, 3)).T}
-    return kernel(grads["dW"])
-
-
-_SOLE = _calibrate() if hasattr(sys, "getrefcount") else (-1, -1)
-
-
-def _given_up(dW, W):
-    """dW's memory, for the update's result, when nothing but the caller's grads holds it.
-
-    ``reuse_dW`` says the caller never reads dW again, but a layer could still keep it (or
-    hand the same array, or views of one buffer, for two parameters): only an array held by
-    one reference, whose memory no other array holds, is overwritten. Else None (a new
-    array), which is always safe. Kernels call it in a statement of its own: inside another
-    call's arguments dW would carry one more (temporary) reference and never be reused.
-    """
-    if dW.dtype != W.dtype or dW.shape != W.shape or not dW.flags.writeable:
-        return None
-    refs, base_refs = _reference_counts(dW)
-    base = dW.base
-    if refs > _SOLE[0] or (base is not None and (not isinstance(base, np.ndarray) or base.base is not None
-                                                 or base_refs > _SOLE[1])):
-        return None
-    return dW
-
-
-class _Buffers:
-    """Large product outputs (Z, dA_prev) a training step allocated, for the next step.
-
-    A fresh array of 32 MB costs about 3 ms of page faults on the 2-core Xeon before the
-    product can write it (the allocator hands memory that large back to the system when it
-    is freed); the GEMM-bound net makes four a step. A kept buffer is handed out again only
-    when the list's own reference is the only one left (a reference count): an array that a
-    cache, the caller or a view still holds is never written.
-    """
-
-    MIN_BYTES = 1 << 23
-    LIMIT = 6
-
-    def __init__(self, held=()):
-        self.held = list(held)
-
-    def _refs(self, i) -> int:
-        return sys.getrefcount(self.held[i])
-
-    def take(self, shape, dtype):
-        for i in range(len(self.held)):
-            if self._refs(i) <= _FREE and self.held[i].shape == shape and self.held[i].dtype == dtype:
-                return self.held[i]
-        return None
-
-    def keep(self, array) -> None:
-        if len(self.held) < self.LIMIT:
-            self.held.append(array)
-
-
-_FREE = _Buffers([np.empty(1)])._refs(0) if hasattr(sys, "getrefcount") else -1
-_POOL: contextvars.ContextVar = contextvars.ContextVar("xpnet_numpy_buffers", default=None)
-
-
-@contextlib.contextmanager
-def _reusing_buffers():
-    token = _POOL.set(_Buffers())
-    try:
-        yield
-    finally:
-        _POOL.reset(token)
-
-
-def _product(W, A):
-    """W @ A, into a free kept buffer inside :meth:`NumpyKernels.reusing_buffers`."""
-    pool = _POOL.get()
-    if pool is None or W.ndim != 2 or A.ndim != 2:
-        return W @ A
-    shape, dtype = (W.shape[0], A.shape[1]), np.result_type(W, A)
-    if shape[0] * shape[1] * dtype.itemsize < pool.MIN_BYTES:
-        return W @ A
-    out = pool.take(shape, dtype)
-    if out is None:
-        out = W @ A
-        pool.keep(out)
-        return out
-    return np.matmul(W, A, out=out)
-
-
-def _memory_mapped(A) -> bool:
-    """Whether A's memory is a mapped file (np.memmap, np.load(..., mmap_mode=...)), or a view of one."""
-    while A is not None:
-        if isinstance(A, (np.memmap, mmap.mmap)):
-            return True
-        A = getattr(A, "base", None)
-    return False
 
 
 def _flat_views(*arrays):

@@ -28,8 +28,6 @@ class TorchKernels(Kernels):
     # Examples outermost, as the NumPy kernels (measured on CPU only: 784 x 8192 float32, 64
     # shuffled examples gathered in 13.5 us instead of 207 us; other devices keep the generic path).
     def examples_outermost(self, A, axis):
-        import torch
-
         moved = A.movedim(axis, 0)
         if A.device.type != "cpu" or moved.is_contiguous():
             return A
