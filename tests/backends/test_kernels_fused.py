@@ -211,27 +211,42 @@ def test_updates_into_a_given_up_gradient_match_generic(backend, dtype):
         np.testing.assert_array_equal(backend.to_numpy(arr), host.astype(dtype))
 
 
+def _adam(kernels, W, dW, state, step, **kw):
+    v, s = state
+    W, v, s = kernels.adam_update(W, dW, v, s, 0.01, 0.9, 0.999, 1e-8, 1.0 - 0.9**step, 1.0 - 0.999**step, **kw)
+    return W, (v, s)
+
+
+def _rmsprop(kernels, W, dW, state, step, **kw):
+    W, s = kernels.rmsprop_update(W, dW, state[1], 0.01, 0.9, 1e-8, **kw)
+    return W, (None, s)
+
+
 @pytest.mark.parametrize("dtype", DTYPES)
 @pytest.mark.parametrize("layouts", ["CCCC", "FFFF", "CFFF"])
-def test_adam_in_blocks_matches_generic(backend, dtype, layouts):
-    """Adam over several blocks (its arrays in one layout) and over the whole array (mixed
-    layouts, as on a first step from C-ordered initial weights): the generic results, three
-    steps running, given-up gradients and kept ones alike."""
+@pytest.mark.parametrize("update", [_adam, _rmsprop])
+def test_updates_in_blocks_match_generic(backend, update, dtype, layouts):
+    """Adam and RMSprop over several blocks (their arrays in one layout) and over the whole
+    array (mixed layouts, as on a first step from C-ordered initial weights): the generic
+    results, three steps running, given-up gradients and kept ones alike."""
     g = np.random.default_rng(21)
     hosts = [g.standard_normal(SHAPES[0]) for _ in range(4)]
     W, dW, v, s = (_put(backend, np.asfortranarray(h) if order == "F" else h, dtype) for h, order in zip(hosts, layouts))
     s = abs(s)
-    fast = ref = (W, None, None)
+    fast = ref = (W, (None, None))
     for step in (1, 2, 3):
-        c1, c2 = 1.0 - 0.9**step, 1.0 - 0.999**step
-        args = (0.01, 0.9, 0.999, 1e-8, c1, c2)
-        fast = backend.kernels.adam_update(fast[0], dW * step, fast[1], fast[2], *args, reuse_dW=step > 1)
-        ref = GENERIC.adam_update(ref[0], dW * step, ref[1], ref[2], *args)
-        for got, want in zip(fast, ref):
-            _same(backend, got, want, dtype)
-    again = backend.kernels.adam_update(W, dW, v, s, 0.01, 0.9, 0.999, 1e-8, 0.5, 0.25)  # given state
-    for got, want in zip(again, GENERIC.adam_update(W, dW, v, s, 0.01, 0.9, 0.999, 1e-8, 0.5, 0.25)):
-        _same(backend, got, want, dtype)
+        fast = update(backend.kernels, fast[0], dW * step, fast[1], step, reuse_dW=step > 1)
+        ref = update(GENERIC, ref[0], dW * step, ref[1], step)
+        for got, want in zip((fast[0], *fast[1]), (ref[0], *ref[1])):
+            if want is not None:
+                _same(backend, got, want, dtype)
+    again = update(backend.kernels, W, dW, (v, s), 4)  # state given from outside
+    want = update(GENERIC, W, dW, (v, s), 4)
+    for got, expected in zip((again[0], *again[1]), (want[0], *want[1])):
+        if expected is not None:
+            _same(backend, got, expected, dtype)
+    for array, host in ((W, hosts[0]), (dW, hosts[1]), (v, hosts[2])):  # inputs never written
+        np.testing.assert_array_equal(backend.to_numpy(array), host.astype(dtype))
 
 
 def _data_address(x):
