@@ -5,8 +5,10 @@ operations, so their results are bit-for-bit the generic path's; they only save 
 (an update given its gradient, ``reuse_dW``, builds the new parameters in the gradient's
 memory). The matrix products may take a transposed formulation where OpenBLAS is faster,
 which sums in another order: equal to rounding only. Element-wise passes
-over large arrays run in blocks of rows (about 64k elements), so their scratch arrays stay
-in cache and never add a full-size array to a training step's peak memory.
+over large arrays run in blocks of about 64k elements (whole rows for the activations, runs
+of memory for Adam's and RMSprop's updates), so their scratch arrays stay in cache and never
+add a full-size array to a training step's peak memory. Shuffled mini-batches are gathered
+as whole rows from a copy of X with its examples outermost (:meth:`NumpyKernels.examples_outermost`).
 """
 
 from __future__ import annotations
