@@ -168,56 +168,17 @@ class NumpyKernels(NumpySequenceKernels, Kernels):
 
     def rmsprop_update(self, W, dW, s, learning_rate, beta, epsilon, reuse_dW=False):
         out = given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
-        flat = _flat_views(W, dW, s) if dW.size > _BLOCK else None
-        if flat is None:
-            s_new = np.multiply(dW, 1.0 - beta)
-            np.multiply(s_new, dW, out=s_new)  # (1 - beta) * dW * dW, in the generic order
-            if s is not None:
-                s_new = _axpy(s, beta, s_new)
-            denom = np.sqrt(s_new)
-            np.add(denom, epsilon, out=denom)
-            new = np.multiply(dW, learning_rate, out=out)  # dW is read no more after this pass
-            np.divide(new, denom, out=new)
-            return np.subtract(W, new, out=new), s_new
-        # In blocks, as Adam: 0.59x the generic time on a 1024 x 1024 float32 W, 0.73x on 256 x 784.
-        s_new = np.empty_like(dW)
-        new = np.empty_like(dW) if out is None else out
-        _in_blocks(_rmsprop_block, flat, (s_new, new), learning_rate=learning_rate, beta=beta, epsilon=epsilon)
-        return new, s_new
+        # In blocks above 64k elements: 0.59x the generic time on a 1024 x 1024 float32 W, 0.73x on 256 x 784.
+        return _update(_rmsprop_pass, (W, dW, s), out, (learning_rate, beta, epsilon))
 
     def adam_update(self, W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2,
                     reuse_dW=False):
         out = given_up(dW, W) if reuse_dW and dW.size >= _SMALL else None
-        flat = _flat_views(W, dW, v, s) if dW.size > _BLOCK else None
-        if flat is None:
-            return self._adam_whole(W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2, out)
-        # Each block of 64k elements goes through every pass while it is in cache, in the
-        # generic order of operations (bit for bit): 0.70x the time of whole-array passes on a
-        # 1024 x 1024 float32 W, 0.86x on the course net's 20 x 12288, 0.96x on 256 x 784.
-        v_new, s_new = np.empty_like(dW), np.empty_like(dW)
-        new = np.empty_like(dW) if out is None else out
-        _in_blocks(_adam_block, flat, (v_new, s_new, new), beta1=beta1, beta2=beta2, epsilon=epsilon,
-                   root2=1.0 / math.sqrt(correction2), step=learning_rate / correction1)
-        return new, v_new, s_new
-
-    @staticmethod
-    def _adam_whole(W, dW, v, s, learning_rate, beta1, beta2, epsilon, correction1, correction2, out):
-        v_new = np.multiply(dW, 1.0 - beta1)
-        t = np.multiply(dW, 1.0 - beta2)
-        np.multiply(t, dW, out=t)  # (1 - beta2) * dW * dW, in the generic order
-        if v is not None:
-            v_new = _axpy(v, beta1, v_new)
-            t = _axpy(s, beta2, t)
-        s_new = t
-        # The generic order: the bias corrections as scalars (a division costs about twice a
-        # product on the course net's W1; 0.89x the time of dividing by each correction).
-        denom = np.sqrt(s_new)
-        np.multiply(denom, 1.0 / math.sqrt(correction2), out=denom)
-        np.add(denom, epsilon, out=denom)
-        new = np.divide(v_new, denom, out=out)  # dW is read no more: its memory may take W_new
-        np.multiply(new, learning_rate / correction1, out=new)
-        np.subtract(W, new, out=new)
-        return new, v_new, s_new
+        # The bias corrections as scalars, in the generic order (a division costs about twice a
+        # product on the course net's W1). In blocks above 64k elements: 0.70x the time of
+        # whole-array passes on a 1024 x 1024 float32 W, 0.86x on 20 x 12288, 0.96x on 256 x 784.
+        return _update(_adam_pass, (W, dW, v, s), out,
+                       (beta1, beta2, epsilon, 1.0 / math.sqrt(correction2), learning_rate / correction1))
 
     def is_finite(self, A) -> bool:
         if not isinstance(A, np.ndarray):
@@ -289,43 +250,58 @@ def _flat_views(*arrays):
     return None
 
 
-def _in_blocks(body, inputs, outputs, **hyper):
-    """``body(*input_blocks, *output_blocks, scratch, **hyper)`` on each ``_BLOCK`` elements of the
-    1-D ``inputs`` (from :func:`_flat_views`) and of ``outputs`` (laid out as the inputs)."""
-    flat_out = [a.ravel(order="K") for a in outputs]
-    size = flat_out[0].size
-    scratch = np.empty(min(_BLOCK, size), dtype=flat_out[0].dtype)
-    for start in range(0, size, _BLOCK):
+def _update(body, inputs, out, hyper):
+    """``(W_new, *state_new)`` of an optimiser update written as ``body``, element-wise.
+
+    ``body(*inputs, *state_outs, new, scratch, *hyper)`` takes its outputs as ``out=``
+    arguments and returns ``(new, *state)``. Given None it lets each pass allocate (small
+    arrays: one call, no set-up); ``out`` is dW's memory when the update may take it.
+    Above ``_BLOCK`` elements, with every array in one layout (each step after the first), it
+    runs on blocks of ``_BLOCK`` elements of their memory, each block through every pass
+    while it is in cache.
+    """
+    dW = inputs[1]
+    flat = _flat_views(*inputs) if dW.size > _BLOCK else None
+    n_state = len(inputs) - 2
+    if flat is None:
+        return body(*inputs, *([None] * n_state), out, None, *hyper)
+    outputs = [np.empty_like(dW) for _ in range(n_state)] + [np.empty_like(dW) if out is None else out]
+    flat_out = [a.ravel(order="K") for a in outputs]  # dW's layout, as the inputs'
+    scratch = np.empty(_BLOCK, dtype=dW.dtype)
+    for start in range(0, dW.size, _BLOCK):
         block = slice(start, start + _BLOCK)
-        body(*(None if a is None else a[block] for a in inputs), *(a[block] for a in flat_out),
-             scratch[:min(_BLOCK, size - start)], **hyper)
+        body(*(None if a is None else a[block] for a in flat), *(a[block] for a in flat_out),
+             scratch[:min(_BLOCK, dW.size - start)], *hyper)
+    return (outputs[-1], *outputs[:-1])
 
 
-def _adam_block(w, g, v, s, v_new, s_new, new, t, *, beta1, beta2, epsilon, root2, step):
-    np.multiply(g, 1.0 - beta1, out=v_new)
-    np.multiply(g, 1.0 - beta2, out=s_new)
+def _adam_pass(w, g, v, s, v_new, s_new, new, t, beta1, beta2, epsilon, root2, step):
+    v_new = np.multiply(g, 1.0 - beta1, out=v_new)
+    s_new = np.multiply(g, 1.0 - beta2, out=s_new)
     np.multiply(s_new, g, out=s_new)
     if v is not None:
         np.add(np.multiply(v, beta1, out=t), v_new, out=v_new)
         np.add(np.multiply(s, beta2, out=t), s_new, out=s_new)
-    np.sqrt(s_new, out=t)
+    t = np.sqrt(s_new, out=t)
     np.multiply(t, root2, out=t)
     np.add(t, epsilon, out=t)
-    np.divide(v_new, t, out=new)  # the block of dW is read no more: its memory may take W_new's
+    new = np.divide(v_new, t, out=new)  # dW is read no more: its memory may take W_new's
     np.multiply(new, step, out=new)
     np.subtract(w, new, out=new)
+    return new, v_new, s_new
 
 
-def _rmsprop_block(w, g, s, s_new, new, t, *, learning_rate, beta, epsilon):
-    np.multiply(g, 1.0 - beta, out=s_new)
+def _rmsprop_pass(w, g, s, s_new, new, t, learning_rate, beta, epsilon):
+    s_new = np.multiply(g, 1.0 - beta, out=s_new)
     np.multiply(s_new, g, out=s_new)
     if s is not None:
         np.add(np.multiply(s, beta, out=t), s_new, out=s_new)
-    np.sqrt(s_new, out=t)
+    t = np.sqrt(s_new, out=t)
     np.add(t, epsilon, out=t)
-    np.multiply(g, learning_rate, out=new)  # the block of dW is read no more after this pass
+    new = np.multiply(g, learning_rate, out=new)  # dW is read no more after this pass
     np.divide(new, t, out=new)
     np.subtract(w, new, out=new)
+    return new, s_new
 
 
 def _blas_threads() -> int:
