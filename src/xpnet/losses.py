@@ -121,7 +121,7 @@ class BinaryCrossentropy(Loss):
         xp = array_namespace(Y)
         if bool(xp.all((Y >= 0.0) & (Y <= 1.0))):  # NaN compares false: refused here too
             return
-        check_finite(Y, name)
+        check_finite(Y, name, is_finite)
         low, high = float(xp.min(Y)), float(xp.max(Y))
         if low < 0.0 or high > 1.0:
             raise XpnetValueError(
@@ -164,7 +164,7 @@ class CategoricalCrossentropy(Loss):
         tolerance = math.sqrt(float(xp.finfo(Y.dtype).eps))
         if bool(xp.all(Y >= 0.0) & xp.all(error <= tolerance)):  # NaN and infinity fail it too
             return
-        check_finite(Y, name)
+        check_finite(Y, name, is_finite)
         low = float(xp.min(Y))
         if low < 0.0:
             raise XpnetValueError(

@@ -14,6 +14,7 @@ import numpy as np
 from .._validation import check_finite
 from ..errors import ShapeError, XpnetTypeError, XpnetValueError
 from ._base import Backend
+from .kernels import is_finite
 
 __all__ = ["to_backend", "to_numpy", "parameters_to_backend"]
 
@@ -117,7 +118,7 @@ def parameters_to_backend(params, expected: dict, backend: Backend, dtype: str) 
             value = to_backend(params[name], backend, dtype, name)
             if tuple(value.shape) != tuple(shape):
                 raise ShapeError(f"{name} must have shape {tuple(shape)}, got {tuple(value.shape)}")
-            check_finite(value, name)
+            check_finite(value, name, is_finite)
             moved[name] = value
     return moved
 
